@@ -1,0 +1,263 @@
+//! Carebook's CRR engine: a SQLite extension (built with sqlite-loadable) with cr-sqlite 0.16's
+//! SQL surface (`crsql_as_crr`, `crsql_changes`, `crsql_db_version`, ...) and changeset format,
+//! over a leaner clock layout (one clock row per table row instead of one per column).
+//!
+//! Load it into any SQLite connection: rusqlite's `load_extension` or the `sqlite3` shell's
+//! `.load path/to/libcarebook_crr`. Call `SELECT crsql_finalize()` before closing a connection.
+
+mod changes;
+mod clocks;
+mod ffi;
+mod local;
+mod merge;
+mod pack;
+mod state;
+mod table;
+mod value;
+
+use std::ffi::{c_char, c_uint, c_void};
+use std::rc::Rc;
+
+use sqlite_loadable::ext::{sqlite3_api_routines, sqlite3_context};
+use sqlite_loadable::prelude::sqlite3;
+use sqlite_loadable::{api, define_scalar_function_with_aux, FunctionFlags};
+
+use crate::ffi::{sqlite3_value, Db, Error, Result, Step};
+use crate::state::{Conn, Inner, BOOTSTRAP_SQL};
+use crate::table::{ident, Table};
+use crate::value::{Value, ValueRef};
+
+/// The entry point the `sqlite3` shell finds for `libcarebook_crr`.
+///
+/// # Safety
+/// Called by SQLite with a valid connection and routine table.
+#[no_mangle]
+pub unsafe extern "C" fn sqlite3_carebookcrr_init(
+    db: *mut sqlite3,
+    pz_err_msg: *mut *mut c_char,
+    p_api: *mut sqlite3_api_routines,
+) -> c_uint {
+    ffi::set_api(p_api);
+    let message = std::cell::RefCell::new(None);
+    let rc = sqlite_loadable::prelude::register_entrypoint(db, pz_err_msg, p_api, |db| {
+        init(db).map_err(|e| {
+            *message.borrow_mut() = Some(e.0.clone());
+            e.into()
+        })
+    });
+    if let (Some(m), false) = (message.into_inner(), pz_err_msg.is_null()) {
+        *pz_err_msg = ffi::raw::mprintf(&m);
+    }
+    rc
+}
+
+type Func = fn(&Conn, *mut sqlite3_context, &[*mut sqlite3_value]) -> Result<()>;
+
+fn init(raw: *mut sqlite3) -> Result<()> {
+    let db = Db(raw);
+    let conn = Rc::new(Conn::new(db));
+    sqlite_loadable::table::define_virtual_table_writeable_with_transactions::<changes::ChangesTable>(
+        raw,
+        "crsql_changes",
+        Some(conn.clone()),
+    )
+    .map_err(|e| Error(e.result_error_message()))?;
+    let funcs: &[(&str, i32, Func)] = &[
+        ("crsql_as_crr", 1, as_crr),
+        ("crsql_as_crr", 2, as_crr),
+        ("crsql_begin_alter", 1, begin_alter),
+        ("crsql_begin_alter", 2, begin_alter),
+        ("crsql_commit_alter", 1, commit_alter),
+        ("crsql_commit_alter", 2, commit_alter),
+        ("crsql_db_version", 0, db_version),
+        ("crsql_next_db_version", 0, next_db_version),
+        ("crsql_site_id", 0, site_id),
+        ("crsql_finalize", 0, finalize),
+        ("crsql_pack_columns", -1, pack_columns),
+        ("crr_local_insert", -1, |c, _, a| local::insert(c, a)),
+        ("crr_local_update", -1, |c, _, a| local::update(c, a)),
+        ("crr_local_delete", -1, |c, _, a| local::delete(c, a)),
+    ];
+    for (name, n, f) in funcs {
+        let f = *f;
+        let flags = FunctionFlags::UTF8 | FunctionFlags::INNOCUOUS;
+        define_scalar_function_with_aux(
+            raw,
+            name,
+            *n,
+            move |ctx, args, conn: &Rc<Conn>| f(conn, ctx, args).map_err(Into::into),
+            flags,
+            conn.clone(),
+        )
+        .map_err(|e| Error(e.result_error_message()))?;
+    }
+    db.set_hooks(
+        state::on_commit,
+        state::on_rollback,
+        Rc::into_raw(conn.clone()) as *mut c_void,
+    );
+    if !bootstrapped(db) {
+        db.exec(BOOTSTRAP_SQL)
+            .map_err(|e| Error(format!("carebook_crr could not set up its tables: {e}")))?;
+    }
+    Ok(())
+}
+
+/// True when the engine's tables are already in this database (so a read-only or busy
+/// connection can load the extension without writing).
+fn bootstrapped(db: Db) -> bool {
+    let Ok(mut st) = db.prepare(
+        "SELECT count(*) FROM sqlite_master WHERE name IN ('crr_sites', 'crr_tables', \
+         'crr_columns', 'crr_meta', 'crr_quarantine', 'crsql_tracked_peers', 'crsql_changes')",
+    ) else {
+        return false;
+    };
+    matches!(st.step(), Ok(Step::Row)) && st.column_i64(0) == 7
+}
+
+/// The table name argument (the last one; a first one, if any, names the schema).
+fn table_arg(args: &[*mut sqlite3_value]) -> Result<String> {
+    let last = *args
+        .last()
+        .ok_or_else(|| Error::new("a table name is required"))?;
+    // SAFETY: live argument of this call.
+    match unsafe { ValueRef::from_raw(last) } {
+        ValueRef::Text(t) => Ok(String::from_utf8_lossy(t).into_owned()),
+        _ => Err(Error::new("the table name must be text")),
+    }
+}
+
+fn as_crr(conn: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+    let t = table_arg(args)?;
+    let db = conn.db;
+    table::validate(db, &t)?;
+    {
+        let mut inner = conn.inner()?;
+        merge::flush(conn, &mut inner)?;
+        db.exec(&Table::create_clock_sql(&t))?;
+        let mut st = db.prepare("INSERT OR IGNORE INTO crr_tables(tbl) VALUES (?1)")?;
+        st.bind_text(1, &t)?;
+        st.run()?;
+        drop(st);
+        inner.forget_tables();
+        let table = inner
+            .table(db, &t)?
+            .ok_or_else(|| Error::new("table vanished while being tracked"))?;
+        db.exec(&table.create_triggers_sql())?;
+        backfill(&mut inner, db, &table)?;
+    }
+    merge::retry_quarantine(conn)?;
+    Value::text("OK").result(ctx);
+    Ok(())
+}
+
+/// Gives clocks to rows that have none (rows that existed before the table was tracked).
+fn backfill(inner: &mut Inner, db: Db, t: &Table) -> Result<()> {
+    let keys = t
+        .pks
+        .iter()
+        .map(|p| ident(p))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut st = db.prepare(&format!("SELECT {keys} FROM {}", ident(&t.name)))?;
+    while st.step()? == Step::Row {
+        let vals: Vec<Value> = (0..t.pks.len())
+            .map(|i| st.column_value(i as i32))
+            .collect();
+        let pk = pack::pack(vals.iter().map(Value::as_ref));
+        if t.read_clock(db, &pk)?.is_some() {
+            continue;
+        }
+        let dbv = inner.next_db_version(db)?;
+        let mut clock = clocks::RowClock {
+            cl: 1,
+            entries: Vec::new(),
+        };
+        let slots: Vec<u32> = if t.cols.is_empty() {
+            vec![clocks::SENTINEL]
+        } else {
+            t.cols.iter().map(|c| c.slot).collect()
+        };
+        for slot in slots {
+            clock.set(clocks::Entry {
+                slot,
+                col_version: 1,
+                db_version: dbv,
+                site: 0,
+                seq: inner.next_seq(),
+            });
+        }
+        t.write_clock(db, &pk, &clock)?;
+    }
+    Ok(())
+}
+
+fn tracked(inner: &mut Inner, db: Db, t: &str) -> Result<()> {
+    inner.table(db, t)?.map(|_| ()).ok_or_else(|| {
+        Error(format!(
+            "table \"{t}\" is not tracked (call crsql_as_crr first)"
+        ))
+    })
+}
+
+fn begin_alter(conn: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+    let t = table_arg(args)?;
+    let mut inner = conn.inner()?;
+    merge::flush(conn, &mut inner)?;
+    tracked(&mut inner, conn.db, &t)?;
+    conn.db.exec(&Table::drop_triggers_sql(&t))?;
+    inner.forget_tables();
+    Value::text("OK").result(ctx);
+    Ok(())
+}
+
+fn commit_alter(conn: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+    let t = table_arg(args)?;
+    let db = conn.db;
+    table::validate(db, &t)?;
+    {
+        let mut inner = conn.inner()?;
+        inner.forget_tables();
+        tracked(&mut inner, db, &t)?;
+        let table = inner.table(db, &t)?.expect("checked above");
+        db.exec(&Table::drop_triggers_sql(&t))?;
+        db.exec(&table.create_triggers_sql())?;
+        backfill(&mut inner, db, &table)?;
+    }
+    merge::retry_quarantine(conn)?;
+    Value::text("OK").result(ctx);
+    Ok(())
+}
+
+fn db_version(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
+    let v = conn.inner()?.db_version(conn.db)?;
+    api::result_int64(ctx, v);
+    Ok(())
+}
+
+fn next_db_version(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
+    let v = conn.inner()?.next_db_version(conn.db)?;
+    api::result_int64(ctx, v);
+    Ok(())
+}
+
+fn site_id(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
+    let s = conn.inner()?.site_id(conn.db)?;
+    api::result_blob(ctx, &s);
+    Ok(())
+}
+
+fn finalize(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
+    let mut inner = conn.inner()?;
+    merge::flush(conn, &mut inner)?;
+    inner.finalize();
+    Value::text("finalized").result(ctx);
+    Ok(())
+}
+
+fn pack_columns(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+    // SAFETY: live arguments of this call.
+    let packed = pack::pack(args.iter().map(|v| unsafe { ValueRef::from_raw(*v) }));
+    api::result_blob(ctx, &packed);
+    Ok(())
+}
