@@ -1,0 +1,126 @@
+//! The local database: one SQLite file in WAL mode with the CRR engine loaded, one writer
+//! connection (owned here, behind a mutex) and any number of read-only connections.
+
+mod extension;
+mod migrate;
+
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use extension::{
+    candidates as engine_candidates, file_name as engine_file_name, locate as locate_engine,
+};
+pub use migrate::{current_version, Migration};
+
+/// What can go wrong opening or using the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the CRR engine library was not found; looked in: {}", .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    EngineNotFound(Vec<PathBuf>),
+    #[error("could not load the CRR engine from {0}: {1}")]
+    EngineLoad(PathBuf, rusqlite::Error),
+    #[error("schema migration {version} failed: {reason}")]
+    Migration { version: u32, reason: String },
+    #[error("the database has schema version {found}, newer than this program knows ({known}); update Carebook")]
+    SchemaTooNew { found: u32, known: u32 },
+    #[error("could not create the data folder {0}: {1}")]
+    Folder(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// A connection with the CRR engine loaded; releases the engine's statements when dropped.
+#[derive(Debug)]
+pub struct CrrConnection(Option<Connection>);
+
+impl CrrConnection {
+    /// Opens a connection to `path` and loads the engine.
+    pub fn open(path: &Path, read_only: bool) -> Result<CrrConnection, StoreError> {
+        let flags = if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI
+        } else {
+            OpenFlags::default()
+        };
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        if !read_only {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        extension::load(&conn)?;
+        Ok(CrrConnection(Some(conn)))
+    }
+
+    /// An in-memory database with the engine loaded (for tests and tools).
+    pub fn open_in_memory() -> Result<CrrConnection, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        extension::load(&conn)?;
+        Ok(CrrConnection(Some(conn)))
+    }
+}
+
+impl Deref for CrrConnection {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.0.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for CrrConnection {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.0.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for CrrConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            // The engine caches prepared statements; SQLite refuses to close until they go.
+            let _ = conn.query_row("SELECT crsql_finalize()", [], |_| Ok(()));
+            let _ = conn.close();
+        }
+    }
+}
+
+/// The clinic's local database.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<CrrConnection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path, migrations: &[Migration]) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Folder(dir.to_path_buf(), e))?;
+        }
+        let mut writer = CrrConnection::open(path, false)?;
+        migrate::apply(&mut writer, migrations)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The single writer connection (waits for other writers in this process).
+    pub fn writer(&self) -> MutexGuard<'_, CrrConnection> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new read-only connection (readers never block the writer in WAL mode).
+    pub fn reader(&self) -> Result<CrrConnection, StoreError> {
+        CrrConnection::open(&self.path, true)
+    }
+}
