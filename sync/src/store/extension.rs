@@ -18,12 +18,16 @@ pub fn file_name() -> String {
     )
 }
 
-/// Where the engine is looked for, in order: `$CAREBOOK_CRR_LIB`, beside the executable (and
-/// its parent, for test binaries in `deps/`), then where this build made it.
+/// Where the engine is looked for, in order: `$CAREBOOK_CRR_LIB`, where this very build made
+/// it (so a test never picks up a stale copy), beside the executable, then an installed
+/// layout's `../lib/carebook/`.
 pub fn candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(p) = std::env::var_os("CAREBOOK_CRR_LIB") {
         out.push(PathBuf::from(p));
+    }
+    if let Some(built) = option_env!("CAREBOOK_CRR_BUILT") {
+        out.push(PathBuf::from(built));
     }
     if let Some(dir) = std::env::current_exe()
         .ok()
@@ -31,15 +35,8 @@ pub fn candidates() -> Vec<PathBuf> {
     {
         out.push(dir.join(file_name()));
         if let Some(up) = dir.parent() {
-            out.push(up.join(file_name()));
-        }
-        // An installed layout: <prefix>/bin/carebook and <prefix>/lib/carebook/.
-        if let Some(up) = dir.parent() {
             out.push(up.join("lib").join("carebook").join(file_name()));
         }
-    }
-    if let Some(built) = option_env!("CAREBOOK_CRR_BUILT") {
-        out.push(PathBuf::from(built));
     }
     out
 }
