@@ -126,3 +126,15 @@ pub fn change_set(db: &CrrConnection) -> Vec<(String, Vec<u8>, String, String, i
     out.sort();
     out
 }
+
+/// The engine's changeset of everything above `since` (see `crsql_export_changes`).
+pub fn export(db: &CrrConnection, since: i64) -> Vec<u8> {
+    db.query_row("SELECT crsql_export_changes(?1)", [since], |r| r.get(0))
+        .expect("crsql_export_changes")
+}
+
+/// Merges a changeset with the batch path (`crsql_merge_changes`); returns the change count.
+pub fn merge_batch(db: &CrrConnection, batch: &[u8]) -> i64 {
+    db.query_row("SELECT crsql_merge_changes(?1)", [batch], |r| r.get(0))
+        .expect("crsql_merge_changes")
+}

@@ -3,7 +3,9 @@
 //! holds identical rows and the same (table, pk, cid, val, col_version, cl) changes.
 
 use carebook_sync::store::CrrConnection;
-use carebook_tests::{apply, change_set, changes_since, memory_db, rows, ChangeRow};
+use carebook_tests::{
+    apply, change_set, changes_since, export, memory_db, merge_batch, rows, ChangeRow,
+};
 use proptest::prelude::*;
 use rusqlite::types::Value;
 
@@ -44,6 +46,13 @@ enum Op {
         picks: Vec<usize>,
         dup: bool,
     },
+    /// The batch path: everything `from` has above a random db_version, merged twice if `dup`.
+    Batch {
+        from: usize,
+        to: usize,
+        since: u8,
+        dup: bool,
+    },
 }
 
 fn value() -> impl Strategy<Value = Value> {
@@ -78,8 +87,10 @@ fn op(sites: usize) -> impl Strategy<Value = Op> {
         1 => (site.clone(), 0u8..4).prop_map(|(site, id)| Op::Delete { site, id }),
         1 => (site.clone(), -1i64..2, 0u8..2, value(), any::<bool>())
             .prop_map(|(site, x, y, v, delete)| Op::KeyRow { site, x, y, v, delete }),
-        3 => (site.clone(), site, proptest::collection::vec(0usize..64, 0..12), any::<bool>())
+        3 => (site.clone(), site.clone(), proptest::collection::vec(0usize..64, 0..12), any::<bool>())
             .prop_map(|(from, to, picks, dup)| Op::Exchange { from, to, picks, dup }),
+        2 => (site.clone(), site, any::<u8>(), any::<bool>())
+            .prop_map(|(from, to, since, dup)| Op::Batch { from, to, since, dup }),
     ]
 }
 
@@ -167,6 +178,21 @@ fn perform(dbs: &mut [CrrConnection], op: &Op) {
             }
             apply(&mut dbs[*to], &batch);
         }
+        Op::Batch {
+            from,
+            to,
+            since,
+            dup,
+        } => {
+            if from == to {
+                return;
+            }
+            let top = carebook_tests::db_version(&dbs[*from]);
+            let batch = export(&dbs[*from], i64::from(*since) % (top + 1));
+            for _ in 0..(1 + usize::from(*dup)) {
+                merge_batch(&dbs[*to], &batch);
+            }
+        }
     }
 }
 
@@ -176,11 +202,16 @@ fn full_exchange(dbs: &mut [CrrConnection]) {
         apply(&mut dbs[0], &all);
     }
     let merged = changes_since(&dbs[0], 0);
-    for db in dbs.iter_mut().skip(1) {
-        // Reverse order: arrival order must not matter.
-        let mut rev = merged.clone();
-        rev.reverse();
-        apply(db, &rev);
+    let batch = export(&dbs[0], 0);
+    for (i, db) in dbs.iter_mut().enumerate().skip(1) {
+        if i % 2 == 0 {
+            merge_batch(db, &batch);
+        } else {
+            // Reverse order: arrival order must not matter.
+            let mut rev = merged.clone();
+            rev.reverse();
+            apply(db, &rev);
+        }
     }
 }
 

@@ -156,7 +156,7 @@ impl ChangesTable {
             cl: int_arg(v(7), "cl")?,
             seq: int_arg(v(8), "seq")?,
         };
-        merge::merge(&self.conn, &change)
+        merge::merge(&self.conn, &change, false)
     }
 
     fn flush(&self) -> Result<()> {

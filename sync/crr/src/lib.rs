@@ -5,6 +5,7 @@
 //! Load it into any SQLite connection: rusqlite's `load_extension` or the `sqlite3` shell's
 //! `.load path/to/libcarebook_crr`. Call `SELECT crsql_finalize()` before closing a connection.
 
+mod batch;
 mod changes;
 mod clocks;
 mod ffi;
@@ -74,6 +75,10 @@ fn init(raw: *mut sqlite3) -> Result<()> {
         ("crsql_site_id", 0, site_id),
         ("crsql_finalize", 0, finalize),
         ("crsql_pack_columns", -1, pack_columns),
+        ("crsql_merge_changes", 1, merge_changes),
+        ("crsql_export_changes", 1, export_changes),
+        ("crsql_export_changes", 2, export_changes),
+        ("crsql_export_changes", 3, export_changes),
         ("crr_local_insert", -1, |c, _, a| local::insert(c, a)),
         ("crr_local_update", -1, |c, _, a| local::update(c, a)),
         ("crr_local_delete", -1, |c, _, a| local::delete(c, a)),
@@ -259,5 +264,79 @@ fn pack_columns(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]
     // SAFETY: live arguments of this call.
     let packed = pack::pack(args.iter().map(|v| unsafe { ValueRef::from_raw(*v) }));
     api::result_blob(ctx, &packed);
+    Ok(())
+}
+
+fn merge_changes(
+    conn: &Conn,
+    ctx: *mut sqlite3_context,
+    args: &[*mut sqlite3_value],
+) -> Result<()> {
+    // SAFETY: live argument of this call.
+    let ValueRef::Blob(blob) = (unsafe { ValueRef::from_raw(args[0]) }) else {
+        return Err(Error::new(
+            "crsql_merge_changes expects a change batch (a blob)",
+        ));
+    };
+    let n = merge::merge_batch(conn, blob)?;
+    api::result_int64(ctx, n);
+    Ok(())
+}
+
+/// `crsql_export_changes(since [, not_site [, limit]])`: the changes with db_version above
+/// `since` (leaving out those made by `not_site`) as one batch, in (db_version, seq) order. With
+/// a limit, the batch stops after that many changes, but never inside a db_version, so the
+/// receiver can take the last db_version as its new watermark.
+fn export_changes(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+    // SAFETY: live arguments of this call.
+    let arg = |i: usize| args.get(i).map(|v| unsafe { ValueRef::from_raw(*v) });
+    let since = match arg(0) {
+        Some(ValueRef::Int(i)) => i,
+        _ => {
+            return Err(Error::new(
+                "crsql_export_changes: since must be an integer db_version",
+            ))
+        }
+    };
+    let not_site = match arg(1) {
+        Some(ValueRef::Blob(b)) => Some(b.to_vec()),
+        _ => None,
+    };
+    let limit = match arg(2) {
+        Some(ValueRef::Int(i)) if i > 0 => i as u64,
+        _ => u64::MAX,
+    };
+    let sql = format!(
+        "SELECT \"table\", pk, cid, val, col_version, db_version, site_id, cl, seq FROM crsql_changes \
+         WHERE db_version > ?1{} ORDER BY db_version, seq",
+        if not_site.is_some() { " AND site_id IS NOT ?2" } else { "" }
+    );
+    let db = Db(api::context_db_handle(ctx));
+    let mut st = db.prepare(&sql)?;
+    st.bind_i64(1, since)?;
+    if let Some(s) = &not_site {
+        st.bind_blob(2, s)?;
+    }
+    let mut enc = batch::Encoder::default();
+    let mut last_dbv = None;
+    while st.step()? == Step::Row {
+        let dbv = st.column_i64(5);
+        if enc.len() >= limit && last_dbv != Some(dbv) {
+            break;
+        }
+        last_dbv = Some(dbv);
+        enc.push(
+            &st.column_text(0),
+            &st.column_blob(1),
+            &st.column_text(2),
+            st.column_value(3).as_ref(),
+            st.column_i64(4),
+            dbv,
+            &st.column_blob(6),
+            st.column_i64(7),
+            st.column_i64(8),
+        );
+    }
+    api::result_blob(ctx, &enc.finish());
     Ok(())
 }

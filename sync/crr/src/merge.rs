@@ -30,7 +30,20 @@ pub struct Change<'a> {
     pub seq: i64,
 }
 
-/// The row a merge is working on, with its clock not yet written back.
+/// A column value a batch merge decided to write, kept until the row is done.
+struct PendingWrite {
+    idx: usize,
+    val: Value,
+    /// The column's clock before this write (restored if the write fails).
+    before: Option<Entry>,
+    change: Entry,
+    cl: i64,
+    incoming_db_version: i64,
+    incoming_seq: i64,
+}
+
+/// The row a merge is working on, with its clock (and, in a batch, its column values) not
+/// yet written back.
 pub struct RowCache {
     table: Rc<Table>,
     pk: Vec<u8>,
@@ -39,13 +52,70 @@ pub struct RowCache {
     has_clock: bool,
     row_exists: bool,
     dirty: bool,
+    deferred: bool,
+    pending: Vec<PendingWrite>,
 }
 
-/// Writes back the clock of the row a merge was working on.
+/// Writes back the row a merge was working on.
 pub fn flush(conn: &Conn, inner: &mut Inner) -> Result<()> {
-    if let Some(row) = inner.row.take() {
+    if let Some(mut row) = inner.row.take() {
+        if !row.pending.is_empty() {
+            conn.quietly(|| flush_values(inner, conn.db, &mut row))?;
+        }
         if row.dirty {
             row.table.write_clock(conn.db, &row.pk, &row.clock)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a batch's pending column values of one row in one statement; if that fails, writes
+/// them one by one and holds back (with their clocks restored) those that still fail.
+fn flush_values(inner: &mut Inner, db: Db, row: &mut RowCache) -> Result<()> {
+    let t = row.table.clone();
+    let pending = std::mem::take(&mut row.pending);
+    let mut last: Vec<Option<&Value>> = vec![None; t.cols.len()];
+    for p in &pending {
+        last[p.idx] = Some(&p.val);
+    }
+    let together = {
+        let mut s = t.stmts(db)?;
+        let st = s.row_write(db, &t, !row.row_exists, &last)?;
+        let mut i = 1;
+        for v in last.iter().flatten() {
+            st.bind(i, v.as_ref())?;
+            i += 1;
+        }
+        bind_pk(st, i, &row.pk_vals)?;
+        st.run()
+    };
+    if together.is_ok() {
+        row.row_exists = true;
+        return Ok(());
+    }
+    for p in pending {
+        if let Err(e) = write_column(db, &t, row, p.idx, p.val.as_ref()) {
+            let slot = t.cols[p.idx].slot;
+            match p.before {
+                Some(b) => row.clock.set(b),
+                None => row.clock.entries.retain(|x| x.slot != slot),
+            }
+            let site = inner.site_of(db, p.change.site)?;
+            quarantine(
+                db,
+                &Change {
+                    table: &t.name,
+                    pk: &row.pk,
+                    cid: &t.cols[p.idx].name,
+                    val: p.val.as_ref(),
+                    col_version: p.change.col_version,
+                    db_version: p.incoming_db_version,
+                    site_id: &site,
+                    cl: p.cl,
+                    seq: p.incoming_seq,
+                },
+                &e.0,
+            )?;
         }
     }
     Ok(())
@@ -82,8 +152,9 @@ fn validate(ch: &Change) -> Result<()> {
     Ok(())
 }
 
-/// Merges one change.
-pub fn merge(conn: &Conn, ch: &Change) -> Result<()> {
+/// Merges one change. With `deferred`, column values wait in the row cache until the row is
+/// done (the caller must [`flush`] before anyone else can read the table).
+pub fn merge(conn: &Conn, ch: &Change, deferred: bool) -> Result<()> {
     validate(ch)?;
     let db = conn.db;
     let mut inner = conn.inner()?;
@@ -134,6 +205,8 @@ pub fn merge(conn: &Conn, ch: &Change) -> Result<()> {
             has_clock: clock.is_some(),
             clock: clock.unwrap_or_default(),
             dirty: false,
+            deferred,
+            pending: Vec::new(),
         }
     };
     let r = conn.quietly(|| apply(&mut inner, db, &mut row, col, ch));
@@ -166,6 +239,9 @@ fn apply(
     if ch.cl > local_cl {
         // A newer generation of the row: older column clocks no longer count.
         let even = ch.cl % 2 == 0;
+        if !row.pending.is_empty() {
+            flush_values(inner, db, row)?;
+        }
         if even {
             let mut s = t.stmts(db)?;
             bind_pk(&mut s.row_delete, 1, &row.pk_vals)?;
@@ -224,16 +300,29 @@ fn apply(
             return Ok(());
         }
         if ch.col_version == local.col_version && row.row_exists {
-            let current = read_column(db, &t, &row.pk_vals, idx)?;
+            let current = match row.pending.iter().rev().find(|p| p.idx == idx) {
+                Some(p) => p.val.clone(),
+                None => read_column(db, &t, &row.pk_vals, idx)?,
+            };
             if ch.val.total_cmp(current.as_ref()) != std::cmp::Ordering::Greater {
                 return Ok(());
             }
         }
     }
-    if let Err(e) = write_column(db, &t, row, idx, ch.val) {
-        return quarantine(db, ch, &e.0);
-    }
     let e = entry(inner, db, slot, ch)?;
+    if row.deferred {
+        row.pending.push(PendingWrite {
+            idx,
+            val: ch.val.to_value(),
+            before: row.clock.get(slot).copied(),
+            change: e,
+            cl: ch.cl,
+            incoming_db_version: ch.db_version,
+            incoming_seq: ch.seq,
+        });
+    } else if let Err(err) = write_column(db, &t, row, idx, ch.val) {
+        return quarantine(db, ch, &err.0);
+    }
     row.clock.set(e);
     row.dirty = true;
     Ok(())
@@ -309,9 +398,40 @@ pub fn retry_quarantine(conn: &Conn) -> Result<usize> {
                 cl: *cl,
                 seq: *seq,
             },
+            true,
         )?;
     }
     let mut inner = conn.inner()?;
     flush(conn, &mut inner)?;
     Ok(held.len())
+}
+
+/// `crsql_merge_changes(batch)`: merges a whole changeset, writing each row once.
+pub fn merge_batch(conn: &Conn, blob: &[u8]) -> Result<i64> {
+    let mut d = crate::batch::Decoder::new(blob)?;
+    let mut n = 0;
+    let r = (|| {
+        while let Some(c) = d.next_change()? {
+            merge(
+                conn,
+                &Change {
+                    table: &c.table,
+                    pk: &c.pk,
+                    cid: &c.cid,
+                    val: c.val.as_ref(),
+                    col_version: c.col_version,
+                    db_version: c.db_version,
+                    site_id: &c.site_id,
+                    cl: c.cl,
+                    seq: c.seq,
+                },
+                true,
+            )?;
+            n += 1;
+        }
+        Ok(())
+    })();
+    let mut inner = conn.inner()?;
+    let flushed = flush(conn, &mut inner);
+    r.and(flushed).map(|()| n)
 }

@@ -121,7 +121,7 @@ mod tests {
         for (v, want) in cases {
             let packed = pack(std::iter::once(*v));
             assert_eq!(hex(&packed), *want, "{v:?}");
-            assert_eq!(unpack(&packed).unwrap(), vec![v.to_owned()]);
+            assert_eq!(unpack(&packed).unwrap(), vec![v.to_value()]);
         }
     }
 

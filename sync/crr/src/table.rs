@@ -37,6 +37,65 @@ pub struct Stmts {
     pub row_delete: Stmt,
     pub col_update: Vec<Stmt>,
     pub col_insert: Vec<Stmt>,
+    /// Whole-row writes of a set of columns, by (insert?, column mask).
+    row_writes: HashMap<(bool, u64), Stmt>,
+}
+
+impl Stmts {
+    /// An INSERT (with the keys) or UPDATE of the columns that have a value in `cols`;
+    /// parameters: the values in column order, then the keys.
+    pub fn row_write(
+        &mut self,
+        db: Db,
+        t: &Table,
+        insert: bool,
+        cols: &[Option<&crate::value::Value>],
+    ) -> Result<&mut Stmt> {
+        let mask = cols
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .fold(0u64, |m, (i, _)| m | (1 << i));
+        if !self.row_writes.contains_key(&(insert, mask)) {
+            let names: Vec<String> = t
+                .cols
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, c)| ident(&c.name))
+                .collect();
+            let n = names.len();
+            let sql = if insert {
+                format!(
+                    "INSERT INTO {}({}, {}) VALUES ({})",
+                    ident(&t.name),
+                    names.join(", "),
+                    t.pk_list(),
+                    (1..=n + t.pks.len())
+                        .map(|i| format!("?{i}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                format!(
+                    "UPDATE {} SET {} WHERE {}",
+                    ident(&t.name),
+                    names
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| format!("{c} = ?{}", i + 1))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    pk_where(&t.pks, n + 1)
+                )
+            };
+            self.row_writes.insert((insert, mask), db.prepare(&sql)?);
+        }
+        Ok(self
+            .row_writes
+            .get_mut(&(insert, mask))
+            .expect("inserted above"))
+    }
 }
 
 /// A tracked table.
@@ -220,7 +279,7 @@ impl Table {
         self.cols.iter().position(|c| c.slot == slot)
     }
 
-    fn pk_list(&self) -> String {
+    pub fn pk_list(&self) -> String {
         self.pks
             .iter()
             .map(|p| ident(p))
@@ -292,6 +351,7 @@ impl Table {
                     .prepare(&format!("DELETE FROM {t} WHERE {}", pk_where(&self.pks, 1)))?,
                 col_update,
                 col_insert,
+                row_writes: HashMap::new(),
             });
         }
         Ok(std::cell::RefMut::map(slot, |s| {

@@ -40,7 +40,7 @@ impl<'a> ValueRef<'a> {
         }
     }
 
-    pub fn to_owned(self) -> Value {
+    pub fn to_value(self) -> Value {
         match self {
             ValueRef::Null => Value::Null,
             ValueRef::Int(i) => Value::Int(i),
@@ -107,7 +107,7 @@ impl Value {
     /// # Safety
     /// `v` must be a live value.
     pub unsafe fn from_raw(v: *mut sqlite3_value) -> Value {
-        ValueRef::from_raw(v).to_owned()
+        ValueRef::from_raw(v).to_value()
     }
 
     pub fn as_ref(&self) -> ValueRef<'_> {
@@ -147,8 +147,8 @@ mod tests {
         let vals = [
             ValueRef::Null,
             ValueRef::Int(-5),
-            ValueRef::Real(-0.0),
             ValueRef::Int(0),
+            ValueRef::Real(-0.0),
             ValueRef::Real(0.0),
             ValueRef::Real(1e-300),
             ValueRef::Int(1),
