@@ -56,20 +56,24 @@ fn stamp(inner: &mut Inner, slot: u32, col_version: i64, db_version: i64) -> Ent
 /// Records the insert of a row (a first insert, a resurrection, or an INSERT OR REPLACE).
 fn record_insert(inner: &mut Inner, db: Db, t: &Table, pk: &[u8]) -> Result<()> {
     let dbv = inner.next_db_version(db)?;
+    // The common case, a row never seen before, takes one statement.
+    let seq_before = inner.seq_mark();
+    let mut fresh = RowClock {
+        cl: 1,
+        entries: Vec::with_capacity(t.cols.len().max(1)),
+    };
+    if t.cols.is_empty() {
+        fresh.entries.push(stamp(inner, SENTINEL, 1, dbv));
+    }
+    for col in &t.cols {
+        fresh.entries.push(stamp(inner, col.slot, 1, dbv));
+    }
+    if t.insert_new_clock(db, pk, &fresh)? {
+        return Ok(());
+    }
+    inner.seq_reset(seq_before);
     let clock = match t.read_clock(db, pk)? {
-        None => {
-            let mut c = RowClock {
-                cl: 1,
-                entries: Vec::with_capacity(t.cols.len().max(1)),
-            };
-            if t.cols.is_empty() {
-                c.entries.push(stamp(inner, SENTINEL, 1, dbv));
-            }
-            for col in &t.cols {
-                c.entries.push(stamp(inner, col.slot, 1, dbv));
-            }
-            c
-        }
+        None => return Err(Error::new("clock record vanished during an insert")),
         Some(old) if old.cl % 2 == 0 => {
             let cl = old.cl + 1;
             let mut c = RowClock {

@@ -259,6 +259,15 @@ impl Inner {
         Ok(p)
     }
 
+    /// Where the seq counter stands (to undo a tentative use with [`Inner::seq_reset`]).
+    pub fn seq_mark(&self) -> i64 {
+        self.seq
+    }
+
+    pub fn seq_reset(&mut self, mark: i64) {
+        self.seq = mark;
+    }
+
     /// The next seq inside the open transaction.
     pub fn next_seq(&mut self) -> i64 {
         let s = self.seq;

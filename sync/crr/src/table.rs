@@ -32,6 +32,7 @@ pub struct Column {
 pub struct Stmts {
     pub clock_get: Stmt,
     pub clock_put: Stmt,
+    pub clock_new: Stmt,
     pub row_get: Stmt,
     pub row_insert_pk: Stmt,
     pub row_delete: Stmt,
@@ -341,6 +342,9 @@ impl Table {
                 clock_put: db.prepare(&format!(
                     "INSERT OR REPLACE INTO {clk}(pk, dbv, cl, clocks) VALUES (?1, ?2, ?3, ?4)"
                 ))?,
+                clock_new: db.prepare(&format!(
+                    "INSERT INTO {clk}(pk, dbv, cl, clocks) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING"
+                ))?,
                 row_get: db.prepare(&self.row_select_sql())?,
                 row_insert_pk: db.prepare(&format!(
                     "INSERT OR IGNORE INTO {t}({}) VALUES ({})",
@@ -440,6 +444,23 @@ impl Table {
         };
         st.reset();
         out.transpose()
+    }
+
+    /// Writes the clock record of a row that has none; false if it already had one.
+    pub fn insert_new_clock(
+        &self,
+        db: Db,
+        pk: &[u8],
+        clock: &crate::clocks::RowClock,
+    ) -> Result<bool> {
+        let mut s = self.stmts(db)?;
+        let st = &mut s.clock_new;
+        st.bind_blob(1, pk)?;
+        st.bind_i64(2, clock.max_db_version())?;
+        st.bind_i64(3, clock.cl)?;
+        st.bind_blob(4, &clock.encode())?;
+        st.run()?;
+        Ok(db.changes() == 1)
     }
 
     /// Writes one row's clock record.

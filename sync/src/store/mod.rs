@@ -54,6 +54,9 @@ impl CrrConnection {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // 32 MiB of page cache: a clinic's whole working set, so large merges and imports do
+        // not spill to the WAL half-way.
+        conn.pragma_update(None, "cache_size", -32768)?;
         extension::load(&conn)?;
         Ok(CrrConnection(Some(conn)))
     }
