@@ -3,6 +3,7 @@
 
 use carebook_sync::store::CrrConnection;
 use rusqlite::types::Value;
+use rusqlite::Connection;
 
 /// One row of `crsql_changes`.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +25,7 @@ pub fn memory_db() -> CrrConnection {
 }
 
 /// Every change with db_version above `since`, in (db_version, seq) order.
-pub fn changes_since(db: &CrrConnection, since: i64) -> Vec<ChangeRow> {
+pub fn changes_since(db: &Connection, since: i64) -> Vec<ChangeRow> {
     let mut st = db
         .prepare(
             "SELECT \"table\", pk, cid, val, col_version, db_version, site_id, cl, seq \
@@ -50,10 +51,10 @@ pub fn changes_since(db: &CrrConnection, since: i64) -> Vec<ChangeRow> {
 }
 
 /// Merges changes into a database, in one transaction.
-pub fn apply(db: &mut CrrConnection, changes: &[ChangeRow]) {
-    let tx = db.transaction().expect("begin");
+pub fn apply(db: &Connection, changes: &[ChangeRow]) {
+    db.execute_batch("BEGIN").expect("begin");
     {
-        let mut st = tx
+        let mut st = db
             .prepare_cached(
                 "INSERT INTO crsql_changes(\"table\", pk, cid, val, col_version, db_version, site_id, cl, seq) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -74,17 +75,17 @@ pub fn apply(db: &mut CrrConnection, changes: &[ChangeRow]) {
             .expect("merge a change");
         }
     }
-    tx.commit().expect("commit merge");
+    db.execute_batch("COMMIT").expect("commit merge");
 }
 
 /// Sends every change of `from` to `to`.
-pub fn sync(from: &CrrConnection, to: &mut CrrConnection) {
+pub fn sync(from: &Connection, to: &Connection) {
     let all = changes_since(from, 0);
     apply(to, &all);
 }
 
 /// The database's logical clock.
-pub fn db_version(db: &CrrConnection) -> i64 {
+pub fn db_version(db: &Connection) -> i64 {
     db.query_row("SELECT crsql_db_version()", [], |r| r.get(0))
         .expect("crsql_db_version")
 }
@@ -101,7 +102,7 @@ pub fn exact(v: &Value) -> String {
 }
 
 /// All rows of a table, every column rendered exactly, ordered by the first column.
-pub fn rows(db: &CrrConnection, table: &str) -> Vec<Vec<String>> {
+pub fn rows(db: &Connection, table: &str) -> Vec<Vec<String>> {
     let mut st = db
         .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY 1"))
         .expect("prepare rows");
@@ -118,7 +119,7 @@ pub fn rows(db: &CrrConnection, table: &str) -> Vec<Vec<String>> {
 
 /// The replica-independent part of a database's changes: (table, pk, cid, val, col_version,
 /// cl), sorted.
-pub fn change_set(db: &CrrConnection) -> Vec<(String, Vec<u8>, String, String, i64, i64)> {
+pub fn change_set(db: &Connection) -> Vec<(String, Vec<u8>, String, String, i64, i64)> {
     let mut out: Vec<_> = changes_since(db, 0)
         .into_iter()
         .map(|c| (c.table, c.pk, c.cid, exact(&c.val), c.col_version, c.cl))
@@ -128,13 +129,45 @@ pub fn change_set(db: &CrrConnection) -> Vec<(String, Vec<u8>, String, String, i
 }
 
 /// The engine's changeset of everything above `since` (see `crsql_export_changes`).
-pub fn export(db: &CrrConnection, since: i64) -> Vec<u8> {
+pub fn export(db: &Connection, since: i64) -> Vec<u8> {
     db.query_row("SELECT crsql_export_changes(?1)", [since], |r| r.get(0))
         .expect("crsql_export_changes")
 }
 
 /// Merges a changeset with the batch path (`crsql_merge_changes`); returns the change count.
-pub fn merge_batch(db: &CrrConnection, batch: &[u8]) -> i64 {
+pub fn merge_batch(db: &Connection, batch: &[u8]) -> i64 {
     db.query_row("SELECT crsql_merge_changes(?1)", [batch], |r| r.get(0))
         .expect("crsql_merge_changes")
+}
+
+/// An in-memory database with the real cr-sqlite 0.16.3 loaded, when `CAREBOOK_REF_CRSQLITE`
+/// names its library (CI builds it with the shared reference builder).
+pub fn reference_db() -> Option<RefConnection> {
+    let path = std::env::var_os("CAREBOOK_REF_CRSQLITE")?;
+    let conn = Connection::open_in_memory().expect("open in-memory database");
+    // SAFETY: the reference cr-sqlite build, loaded only by tests; no SQL runs meanwhile.
+    unsafe {
+        let _guard = rusqlite::LoadExtensionGuard::new(&conn).expect("enable extensions");
+        conn.load_extension(&path, Some("sqlite3_crsqlite_init"))
+            .expect("load the reference cr-sqlite");
+    }
+    Some(RefConnection(Some(conn)))
+}
+
+/// A connection with the reference cr-sqlite; finalizes it before closing, as cr-sqlite needs.
+pub struct RefConnection(Option<Connection>);
+
+impl std::ops::Deref for RefConnection {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.0.as_ref().expect("present until drop")
+    }
+}
+
+impl Drop for RefConnection {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            let _ = c.query_row("SELECT crsql_finalize()", [], |_| Ok(()));
+        }
+    }
 }

@@ -176,7 +176,7 @@ fn perform(dbs: &mut [CrrConnection], op: &Op) {
             if *dup {
                 batch.extend(batch.clone());
             }
-            apply(&mut dbs[*to], &batch);
+            apply(&dbs[*to], &batch);
         }
         Op::Batch {
             from,
@@ -199,7 +199,7 @@ fn perform(dbs: &mut [CrrConnection], op: &Op) {
 fn full_exchange(dbs: &mut [CrrConnection]) {
     for i in 1..dbs.len() {
         let all = changes_since(&dbs[i], 0);
-        apply(&mut dbs[0], &all);
+        apply(&dbs[0], &all);
     }
     let merged = changes_since(&dbs[0], 0);
     let batch = export(&dbs[0], 0);
@@ -239,9 +239,9 @@ proptest! {
             prop_assert_eq!(change_set(db), change_set(&dbs[0]), "changes, replica {} vs 0", i);
         }
         // A second full exchange is a no-op everywhere.
-        let versions: Vec<i64> = dbs.iter().map(carebook_tests::db_version).collect();
+        let versions: Vec<i64> = dbs.iter().map(|d| carebook_tests::db_version(d)).collect();
         full_exchange(&mut dbs);
-        let after: Vec<i64> = dbs.iter().map(carebook_tests::db_version).collect();
+        let after: Vec<i64> = dbs.iter().map(|d| carebook_tests::db_version(d)).collect();
         prop_assert_eq!(versions, after);
     }
 }
@@ -249,7 +249,7 @@ proptest! {
 #[test]
 fn floats_keep_their_exact_bits_through_a_merge() {
     let a = memory_db();
-    let mut b = memory_db();
+    let b = memory_db();
     for db in [&a, &b] {
         db.execute_batch(SCHEMA).unwrap();
     }
@@ -261,7 +261,7 @@ fn floats_keep_their_exact_bits_through_a_merge() {
         )
         .unwrap();
     }
-    carebook_tests::sync(&a, &mut b);
+    carebook_tests::sync(&a, &b);
     let got: Vec<f64> = b
         .prepare("SELECT a FROM t ORDER BY id")
         .unwrap()

@@ -222,9 +222,9 @@ fn two_site_scenario_matches() {
         .filter(|b| !b.is_empty())
         .collect();
     assert_eq!(blocks.len(), 4, "two-site.txt has four expected blocks");
-    let mut a = memory_db();
+    let a = memory_db();
     run_one_site(&a);
-    let mut b = memory_db();
+    let b = memory_db();
     b.execute_batch(
         "create table patients(id text primary key not null, name text, age integer, note text);
          select crsql_as_crr('patients');",
@@ -232,7 +232,7 @@ fn two_site_scenario_matches() {
     .unwrap();
 
     // step 1: A -> B
-    sync(&a, &mut b);
+    sync(&a, &b);
     assert_eq!(patient_rows(&b), blocks[0], "step 1 rows in B");
 
     // step 2: concurrent edits of the same column; equal col_version, the greater value wins
@@ -240,8 +240,8 @@ fn two_site_scenario_matches() {
         .unwrap();
     b.execute_batch("update patients set name='Ann B' where id='p1'")
         .unwrap();
-    sync(&a, &mut b);
-    sync(&b, &mut a);
+    sync(&a, &b);
+    sync(&b, &a);
     assert_eq!(patient_rows(&a), blocks[1], "step 2 rows in A");
     assert_eq!(patient_rows(&b), blocks[1], "step 2 rows in B");
 
@@ -250,8 +250,8 @@ fn two_site_scenario_matches() {
         .unwrap();
     b.execute_batch("update patients set age=50 where id='p1'")
         .unwrap();
-    sync(&a, &mut b);
-    sync(&b, &mut a);
+    sync(&a, &b);
+    sync(&b, &a);
     assert_eq!(patient_rows(&a), blocks[2], "step 3 rows in A");
     assert_eq!(patient_rows(&b), blocks[2], "step 3 rows in B");
     let got = changes_as_text(
@@ -266,17 +266,17 @@ fn two_site_scenario_matches() {
 fn merging_the_same_batch_twice_changes_nothing() {
     let a = memory_db();
     run_one_site(&a);
-    let mut b = memory_db();
+    let b = memory_db();
     b.execute_batch(
         "create table patients(id text primary key not null, name text, age integer, note text);
          select crsql_as_crr('patients');",
     )
     .unwrap();
-    sync(&a, &mut b);
+    sync(&a, &b);
     let version = db_version(&b);
     let changes = carebook_tests::change_set(&b);
     assert_eq!(version, 1, "one merge transaction that changed something");
-    sync(&a, &mut b);
+    sync(&a, &b);
     assert_eq!(
         db_version(&b),
         version,

@@ -3,13 +3,16 @@
 //! two in the same run, so a noisy shared machine shifts both sides alike.
 //!
 //! `CRR_BENCH_ROWS` (default 10000) sets N, the rows per large transaction and of the size
-//! measurements; `CRR_BENCH_TX1` (default 2000) the rows written one per transaction.
+//! measurements; `CRR_BENCH_TX1` (default 2000) the rows written one per transaction. With
+//! `CAREBOOK_REF_CRSQLITE` naming the real cr-sqlite 0.16.3 library, the same workloads run on
+//! it too and print as `ref_*` lines.
 
+use std::ops::Deref;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use carebook_sync::store::CrrConnection;
-use rusqlite::params;
+use rusqlite::{params, Connection};
 
 const COLUMNS: &str =
     "id TEXT PRIMARY KEY NOT NULL, chart TEXT, given TEXT, family TEXT, dob TEXT, \
@@ -123,7 +126,7 @@ fn patient(i: usize, rng: &mut Rng) -> Patient {
     )
 }
 
-fn insert(db: &rusqlite::Connection, p: &Patient, sql: &str) {
+fn insert(db: &Connection, p: &Patient, sql: &str) {
     db.prepare_cached(sql)
         .unwrap()
         .execute(params![
@@ -132,16 +135,64 @@ fn insert(db: &rusqlite::Connection, p: &Patient, sql: &str) {
         .unwrap();
 }
 
-/// A fresh database file with the engine loaded and the patients table (a CRR or not).
-fn fresh(dir: &Path, name: &str, crr: bool) -> CrrConnection {
-    let path = dir.join(name);
+/// Which engine a database runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Plain,
+    Ours,
+    Ref,
+}
+
+/// A benchmark database: ours through the store's connection (same pragmas for the plain
+/// table), the reference with the same pragmas and cr-sqlite loaded.
+enum Db {
+    Ours(CrrConnection),
+    Ref(Connection),
+}
+
+impl Deref for Db {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Db::Ours(c) => c,
+            Db::Ref(c) => c,
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Db::Ref(c) = self {
+            let _ = c.query_row("SELECT crsql_finalize()", [], |_| Ok(()));
+        }
+    }
+}
+
+/// A fresh database file with the patients table (tracked unless plain).
+fn fresh(dir: &Path, kind: Kind) -> Db {
+    let path = dir.join(format!("{kind:?}.db"));
     for ext in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
     }
-    let db = CrrConnection::open(&path, false).unwrap();
+    let db = match kind {
+        Kind::Plain | Kind::Ours => Db::Ours(CrrConnection::open(&path, false).unwrap()),
+        Kind::Ref => {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768;")
+                .unwrap();
+            let lib = std::env::var_os("CAREBOOK_REF_CRSQLITE").expect("reference library");
+            // SAFETY: the reference cr-sqlite build, loaded only by this benchmark.
+            unsafe {
+                let _g = rusqlite::LoadExtensionGuard::new(&c).unwrap();
+                c.load_extension(lib, Some("sqlite3_crsqlite_init"))
+                    .unwrap();
+            }
+            Db::Ref(c)
+        }
+    };
     db.execute_batch(&format!("CREATE TABLE patients({COLUMNS});"))
         .unwrap();
-    if crr {
+    if kind != Kind::Plain {
         db.query_row("SELECT crsql_as_crr('patients')", [], |_| Ok(()))
             .unwrap();
     }
@@ -154,19 +205,27 @@ fn timed(f: impl FnOnce()) -> Duration {
     t.elapsed()
 }
 
-/// Best of `rounds` runs of `f` on a fresh plain and a fresh CRR database, alternating.
-fn compare(dir: &Path, rounds: usize, f: impl Fn(&CrrConnection)) -> (Duration, Duration) {
-    let (mut plain, mut crr) = (Duration::MAX, Duration::MAX);
+/// Best of `rounds` timings of `work` on a fresh database of each kind (after `setup`),
+/// alternating kinds so that noise hits them alike.
+fn best(
+    dir: &Path,
+    kinds: &[Kind],
+    rounds: usize,
+    setup: impl Fn(&Db),
+    work: impl Fn(&Db),
+) -> Vec<Duration> {
+    let mut best = vec![Duration::MAX; kinds.len()];
     for _ in 0..rounds {
-        let db = fresh(dir, "plain.db", false);
-        plain = plain.min(timed(|| f(&db)));
-        let db = fresh(dir, "crr.db", true);
-        crr = crr.min(timed(|| f(&db)));
+        for (i, k) in kinds.iter().enumerate() {
+            let db = fresh(dir, *k);
+            setup(&db);
+            best[i] = best[i].min(timed(|| work(&db)));
+        }
     }
-    (plain, crr)
+    best
 }
 
-fn fill(db: &CrrConnection, n: usize, per_tx: usize) {
+fn fill(db: &Connection, n: usize, per_tx: usize) {
     let mut rng = Rng(42);
     for chunk in (0..n).collect::<Vec<_>>().chunks(per_tx) {
         db.execute_batch("BEGIN").unwrap();
@@ -177,7 +236,7 @@ fn fill(db: &CrrConnection, n: usize, per_tx: usize) {
     }
 }
 
-fn update_all(db: &CrrConnection, n: usize, per_tx: usize, round: i64) {
+fn update_all(db: &Connection, n: usize, per_tx: usize, round: i64) {
     for chunk in (0..n).collect::<Vec<_>>().chunks(per_tx) {
         db.execute_batch("BEGIN").unwrap();
         for &i in chunk {
@@ -194,15 +253,23 @@ fn update_all(db: &CrrConnection, n: usize, per_tx: usize, round: i64) {
     }
 }
 
-fn ratio(name: &str, (plain, crr): (Duration, Duration)) {
+/// Prints ours/plain (and ref/plain) for timings taken as [plain, ours, ref?].
+fn ratios(name: &str, t: &[Duration]) {
     println!(
         "BENCH {name} {:.3}",
-        crr.as_secs_f64() / plain.as_secs_f64()
+        t[1].as_secs_f64() / t[0].as_secs_f64()
     );
+    if let Some(r) = t.get(2) {
+        println!(
+            "BENCH ref_{name} {:.3}",
+            r.as_secs_f64() / t[0].as_secs_f64()
+        );
+    }
 }
 
-/// Bytes (dbstat pages) of the base table and its key index, and of the engine's metadata.
-fn sizes(db: &CrrConnection, rows: usize) -> (f64, f64) {
+/// Bytes (dbstat pages) per row of the base table with its key index, and of the engine's
+/// clock tables and indexes.
+fn sizes(db: &Connection, rows: usize) -> (f64, f64) {
     let mut st = db
         .prepare("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")
         .unwrap();
@@ -214,11 +281,40 @@ fn sizes(db: &CrrConnection, rows: usize) -> (f64, f64) {
         let (name, bytes) = r.unwrap();
         if name == "patients" || name.starts_with("sqlite_autoindex_patients") {
             data += bytes;
-        } else if name.starts_with("patients__crr") {
+        } else if name.starts_with("patients__cr") {
             meta += bytes;
         }
     }
     (data as f64 / rows as f64, meta as f64 / rows as f64)
+}
+
+const CHANGES: &str = "SELECT \"table\", pk, cid, val, col_version, db_version, site_id, cl, seq \
+    FROM crsql_changes WHERE db_version > 0";
+
+fn read_changes(db: &Connection) -> Vec<Vec<rusqlite::types::Value>> {
+    let mut st = db.prepare(CHANGES).unwrap();
+    st.query_map([], |r| (0..9).map(|i| r.get(i)).collect())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn merge_sql(target: &Connection, changes: &[Vec<rusqlite::types::Value>]) {
+    for chunk in changes.chunks(10_000) {
+        target.execute_batch("BEGIN").unwrap();
+        let mut st = target
+            .prepare_cached("INSERT INTO crsql_changes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+            .unwrap();
+        for c in chunk {
+            st.execute(rusqlite::params_from_iter(c.iter())).unwrap();
+        }
+        target.execute_batch("COMMIT").unwrap();
+    }
+}
+
+fn count(db: &Connection) -> usize {
+    db.query_row("SELECT count(*) FROM patients", [], |r| r.get::<_, i64>(0))
+        .unwrap() as usize
 }
 
 fn main() {
@@ -226,182 +322,171 @@ fn main() {
     let k = env_usize("CRR_BENCH_TX1", 2_000);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-
-    ratio("insert_ratio_tx1", compare(dir, 3, |db| fill(db, k, 1)));
-    ratio(
-        "update_ratio_tx1",
-        compare(dir, 3, |db| {
-            fill(db, k, k);
-            update_all(db, k, 1, 1)
-        }),
-    );
-    ratio(
-        "insert_ratio_tx10k",
-        compare(dir, 3, |db| fill(db, n, 10_000)),
-    );
-    let (plain_u, crr_u) = {
-        let (mut p, mut c) = (Duration::MAX, Duration::MAX);
-        for _ in 0..3 {
-            let db = fresh(dir, "plain.db", false);
-            fill(&db, n, 10_000);
-            p = p.min(timed(|| update_all(&db, n, 10_000, 1)));
-            let db = fresh(dir, "crr.db", true);
-            fill(&db, n, 10_000);
-            c = c.min(timed(|| update_all(&db, n, 10_000, 1)));
-        }
-        (p, c)
-    };
-    ratio("update_ratio_tx10k", (plain_u, crr_u));
-
-    // Reads, changes and merges on N rows.
-    let plain = fresh(dir, "plain.db", false);
-    fill(&plain, n, 10_000);
-    let crr = fresh(dir, "crr.db", true);
-    fill(&crr, n, 10_000);
-    for db in [&plain, &crr] {
-        db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    let mut kinds = vec![Kind::Plain, Kind::Ours];
+    if std::env::var_os("CAREBOOK_REF_CRSQLITE").is_some() {
+        kinds.push(Kind::Ref);
     }
-    let read = |db: &CrrConnection| {
+    let none = |_: &Db| {};
+
+    ratios(
+        "insert_ratio_tx1",
+        &best(dir, &kinds, 3, none, |db| fill(db, k, 1)),
+    );
+    ratios(
+        "update_ratio_tx1",
+        &best(
+            dir,
+            &kinds,
+            3,
+            |db| fill(db, k, k),
+            |db| update_all(db, k, 1, 1),
+        ),
+    );
+    ratios(
+        "insert_ratio_tx10k",
+        &best(dir, &kinds, 3, none, |db| fill(db, n, 10_000)),
+    );
+    ratios(
+        "update_ratio_tx10k",
+        &best(
+            dir,
+            &kinds,
+            3,
+            |db| fill(db, n, 10_000),
+            |db| update_all(db, n, 10_000, 1),
+        ),
+    );
+
+    // N rows in each kind of database, for reads, changes, merges and sizes.
+    let dbs: Vec<Db> = kinds
+        .iter()
+        .map(|k| {
+            let db = fresh(dir, *k);
+            fill(&db, n, 10_000);
+            db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+            db
+        })
+        .collect();
+    let read = |db: &Connection| {
         let mut st = db.prepare_cached("SELECT * FROM patients").unwrap();
         let mut rows = st.query([]).unwrap();
-        let mut count = 0usize;
+        let mut total = 0usize;
         while let Some(r) = rows.next().unwrap() {
-            count += r.get_ref(1).unwrap().as_str().unwrap().len();
+            total += r.get_ref(1).unwrap().as_str().unwrap().len();
         }
-        count
+        assert!(total > 0);
     };
-    let (mut rp, mut rc) = (Duration::MAX, Duration::MAX);
+    let mut reads = vec![Duration::MAX; dbs.len()];
     for _ in 0..5 {
-        rp = rp.min(timed(|| {
-            read(&plain);
-        }));
-        rc = rc.min(timed(|| {
-            read(&crr);
-        }));
+        for (i, db) in dbs.iter().enumerate() {
+            reads[i] = reads[i].min(timed(|| read(db)));
+        }
     }
-    ratio("read_ratio", (rp, rc));
+    ratios("read_ratio", &reads);
 
-    let changes: Vec<Vec<rusqlite::types::Value>> = {
-        let t = Instant::now();
-        let mut st = crr
-            .prepare("SELECT \"table\", pk, cid, val, col_version, db_version, site_id, cl, seq FROM crsql_changes WHERE db_version > 0")
-            .unwrap();
-        let all: Vec<Vec<rusqlite::types::Value>> = st
-            .query_map([], |r| (0..9).map(|i| r.get(i)).collect())
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        println!(
-            "BENCH changes_read_per_s {:.0}",
-            all.len() as f64 / t.elapsed().as_secs_f64()
-        );
-        all
-    };
-    let batches: Vec<Vec<u8>> = {
-        let mut out = Vec::new();
-        let mut since = 0i64;
-        loop {
-            let b: Vec<u8> = crr
-                .query_row(
-                    "SELECT crsql_export_changes(?1, NULL, 10000)",
-                    [since],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            if b.len() <= 2 {
-                break;
-            }
-            since = crr.query_row(
-                "SELECT max(db_version) FROM (SELECT db_version FROM crsql_changes WHERE db_version > ?1 ORDER BY db_version, seq LIMIT 10000)",
+    let t = Instant::now();
+    let changes = read_changes(&dbs[1]);
+    println!(
+        "BENCH changes_read_per_s {:.0}",
+        changes.len() as f64 / t.elapsed().as_secs_f64()
+    );
+    let mut batches = Vec::new();
+    let mut since = 0i64;
+    loop {
+        let b: Vec<u8> = dbs[1]
+            .query_row(
+                "SELECT crsql_export_changes(?1, NULL, 10000)",
                 [since],
                 |r| r.get(0),
-            ).unwrap();
-            out.push(b);
+            )
+            .unwrap();
+        if b.len() <= 2 {
+            break;
         }
-        out
-    };
+        since = dbs[1]
+            .query_row(
+                "SELECT max(db_version) FROM (SELECT db_version FROM crsql_changes \
+                 WHERE db_version > ?1 ORDER BY db_version, seq LIMIT 10000)",
+                [since],
+                |r| r.get(0),
+            )
+            .unwrap();
+        batches.push(b);
+    }
     let wire: usize = batches.iter().map(Vec::len).sum();
     println!(
         "BENCH batch_bytes_per_change {:.1}",
         wire as f64 / changes.len() as f64
     );
-    let (mut merge_t, mut sql_t, mut replace_t) = (Duration::MAX, Duration::MAX, Duration::MAX);
-    for _ in 0..3 {
-        let target = fresh(dir, "batch.db", true);
-        merge_t = merge_t.min(timed(|| {
-            for b in &batches {
-                target.execute_batch("BEGIN").unwrap();
-                target
-                    .query_row("SELECT crsql_merge_changes(?1)", [b], |_| Ok(()))
-                    .unwrap();
-                target.execute_batch("COMMIT").unwrap();
+
+    let mut rng = Rng(42);
+    let rows: Vec<Patient> = (0..n).map(|i| patient(i, &mut rng)).collect();
+    let replace = best(dir, &[Kind::Plain], 3, none, |db| {
+        for chunk in rows.chunks(10_000 / 12) {
+            db.execute_batch("BEGIN").unwrap();
+            for p in chunk {
+                insert(db, p, REPLACE);
             }
-        }));
-        assert_eq!(
-            target
-                .query_row("SELECT count(*) FROM patients", [], |r| r.get::<_, i64>(0))
-                .unwrap(),
-            n as i64
-        );
-        let target = fresh(dir, "merge.db", true);
-        sql_t = sql_t.min(timed(|| {
-            for chunk in changes.chunks(10_000) {
-                target.execute_batch("BEGIN").unwrap();
-                let mut st = target
-                    .prepare_cached(
-                        "INSERT INTO crsql_changes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )
-                    .unwrap();
-                for c in chunk {
-                    st.execute(rusqlite::params_from_iter(c.iter())).unwrap();
-                }
-                target.execute_batch("COMMIT").unwrap();
-            }
-        }));
-        assert_eq!(
-            target
-                .query_row("SELECT count(*) FROM patients", [], |r| r.get::<_, i64>(0))
-                .unwrap(),
-            n as i64
-        );
-        let target = fresh(dir, "replace.db", false);
-        let mut rng = Rng(42);
-        let rows: Vec<Patient> = (0..n).map(|i| patient(i, &mut rng)).collect();
-        replace_t = replace_t.min(timed(|| {
-            for chunk in rows.chunks(10_000 / 12) {
-                target.execute_batch("BEGIN").unwrap();
-                for p in chunk {
-                    insert(&target, p, REPLACE);
-                }
-                target.execute_batch("COMMIT").unwrap();
-            }
-        }));
-    }
+            db.execute_batch("COMMIT").unwrap();
+        }
+    })[0];
+    let batch = best(dir, &[Kind::Ours], 3, none, |db| {
+        for b in &batches {
+            db.execute_batch("BEGIN").unwrap();
+            db.query_row("SELECT crsql_merge_changes(?1)", [b], |_| Ok(()))
+                .unwrap();
+            db.execute_batch("COMMIT").unwrap();
+        }
+        assert_eq!(count(db), n);
+    })[0];
+    let sql = best(dir, &[Kind::Ours], 3, none, |db| {
+        merge_sql(db, &changes);
+        assert_eq!(count(db), n);
+    })[0];
+    let per_s = |d: Duration, c: usize| c as f64 / d.as_secs_f64();
     println!(
         "BENCH merge_vs_replace {:.3}",
-        merge_t.as_secs_f64() / replace_t.as_secs_f64()
+        batch.as_secs_f64() / replace.as_secs_f64()
     );
     println!(
         "BENCH merge_changes_per_s {:.0}",
-        changes.len() as f64 / merge_t.as_secs_f64()
+        per_s(batch, changes.len())
     );
     println!(
         "BENCH merge_sql_vs_replace {:.3}",
-        sql_t.as_secs_f64() / replace_t.as_secs_f64()
+        sql.as_secs_f64() / replace.as_secs_f64()
     );
     println!(
         "BENCH merge_sql_changes_per_s {:.0}",
-        changes.len() as f64 / sql_t.as_secs_f64()
+        per_s(sql, changes.len())
     );
-
-    let (data, meta) = sizes(&crr, n);
-    println!("BENCH data_bytes_per_row_after_inserts {data:.1}");
-    println!("BENCH meta_bytes_per_row_after_inserts {meta:.1}");
-    for round in 1..=10 {
-        update_all(&crr, n, 10_000, round);
+    if kinds.contains(&Kind::Ref) {
+        let theirs = read_changes(&dbs[2]);
+        let t = best(dir, &[Kind::Ref], 1, none, |db| {
+            merge_sql(db, &theirs);
+            assert_eq!(count(db), n);
+        })[0];
+        println!(
+            "BENCH ref_merge_vs_replace {:.3}",
+            t.as_secs_f64() / replace.as_secs_f64()
+        );
+        println!(
+            "BENCH ref_merge_changes_per_s {:.0}",
+            per_s(t, theirs.len())
+        );
     }
-    crr.execute_batch("VACUUM").unwrap();
-    let (data, meta) = sizes(&crr, n);
-    println!("BENCH data_bytes_per_row {data:.1}");
-    println!("BENCH meta_bytes_per_row {meta:.1}");
+
+    for (i, db) in dbs.iter().enumerate().skip(1) {
+        let prefix = if kinds[i] == Kind::Ref { "ref_" } else { "" };
+        let (data, meta) = sizes(db, n);
+        println!("BENCH {prefix}data_bytes_per_row_after_inserts {data:.1}");
+        println!("BENCH {prefix}meta_bytes_per_row_after_inserts {meta:.1}");
+        for round in 1..=10 {
+            update_all(db, n, 10_000, round);
+        }
+        db.execute_batch("VACUUM").unwrap();
+        let (data, meta) = sizes(db, n);
+        println!("BENCH {prefix}data_bytes_per_row {data:.1}");
+        println!("BENCH {prefix}meta_bytes_per_row {meta:.1}");
+    }
 }

@@ -44,6 +44,7 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 /// Builds a batch.
+#[derive(Default)]
 pub struct Encoder {
     out: Vec<u8>,
     count: u64,
@@ -51,19 +52,6 @@ pub struct Encoder {
     cids: Vec<Vec<u8>>,
     sites: Vec<Vec<u8>>,
     last_pk: Vec<u8>,
-}
-
-impl Default for Encoder {
-    fn default() -> Self {
-        Encoder {
-            out: Vec::new(),
-            count: 0,
-            tables: Vec::new(),
-            cids: Vec::new(),
-            sites: Vec::new(),
-            last_pk: Vec::new(),
-        }
-    }
 }
 
 fn dict_ref(out: &mut Vec<u8>, dict: &mut Vec<Vec<u8>>, item: &[u8], fixed: bool) {

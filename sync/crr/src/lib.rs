@@ -192,7 +192,7 @@ fn backfill(inner: &mut Inner, db: Db, t: &Table) -> Result<()> {
                 seq: inner.next_seq(),
             });
         }
-        t.write_clock(db, &pk, &clock)?;
+        t.write_clock(db, &pk, &clock, false)?;
     }
     Ok(())
 }

@@ -95,19 +95,21 @@ fn record_insert(inner: &mut Inner, db: Db, t: &Table, pk: &[u8]) -> Result<()> 
             c
         }
     };
-    t.write_clock(db, pk, &clock)
+    t.write_clock(db, pk, &clock, true)
 }
 
 /// Records the delete of a row: the causal length becomes even and column clocks go.
 fn record_delete(inner: &mut Inner, db: Db, t: &Table, pk: &[u8]) -> Result<()> {
     let dbv = inner.next_db_version(db)?;
-    let old_cl = t.read_clock(db, pk)?.map_or(1, |c| c.cl);
+    let old = t.read_clock(db, pk)?;
+    let stored = old.is_some();
+    let old_cl = old.map_or(1, |c| c.cl);
     let cl = if old_cl % 2 == 1 { old_cl + 1 } else { old_cl };
     let clock = RowClock {
         cl,
         entries: vec![stamp(inner, SENTINEL, cl, dbv)],
     };
-    t.write_clock(db, pk, &clock)
+    t.write_clock(db, pk, &clock, stored)
 }
 
 pub fn insert(conn: &Conn, args: &[*mut sqlite3_value]) -> Result<()> {
@@ -171,7 +173,9 @@ pub fn update(conn: &Conn, args: &[*mut sqlite3_value]) -> Result<()> {
         return Ok(());
     }
     let dbv = inner.next_db_version(db)?;
-    let mut clock = t.read_clock(db, &new_pk)?.unwrap_or(RowClock {
+    let stored = t.read_clock(db, &new_pk)?;
+    let was_stored = stored.is_some();
+    let mut clock = stored.unwrap_or(RowClock {
         cl: 1,
         entries: Vec::new(),
     });
@@ -180,5 +184,5 @@ pub fn update(conn: &Conn, args: &[*mut sqlite3_value]) -> Result<()> {
         let e = stamp(&mut inner, slot, cv, dbv);
         clock.set(e);
     }
-    t.write_clock(db, &new_pk, &clock)
+    t.write_clock(db, &new_pk, &clock, was_stored)
 }

@@ -50,6 +50,8 @@ pub struct RowCache {
     pk_vals: Vec<Value>,
     clock: RowClock,
     has_clock: bool,
+    /// The clock record is in the database already (write it back with an UPDATE).
+    stored: bool,
     row_exists: bool,
     dirty: bool,
     deferred: bool,
@@ -63,7 +65,8 @@ pub fn flush(conn: &Conn, inner: &mut Inner) -> Result<()> {
             conn.quietly(|| flush_values(inner, conn.db, &mut row))?;
         }
         if row.dirty {
-            row.table.write_clock(conn.db, &row.pk, &row.clock)?;
+            row.table
+                .write_clock(conn.db, &row.pk, &row.clock, row.stored)?;
         }
     }
     Ok(())
@@ -203,6 +206,7 @@ pub fn merge(conn: &Conn, ch: &Change, deferred: bool) -> Result<()> {
             pk_vals,
             row_exists: clock.as_ref().is_some_and(|c| c.cl % 2 == 1),
             has_clock: clock.is_some(),
+            stored: clock.is_some(),
             clock: clock.unwrap_or_default(),
             dirty: false,
             deferred,

@@ -33,6 +33,7 @@ pub struct Stmts {
     pub clock_get: Stmt,
     pub clock_put: Stmt,
     pub clock_new: Stmt,
+    pub clock_update: Stmt,
     pub row_get: Stmt,
     pub row_insert_pk: Stmt,
     pub row_delete: Stmt,
@@ -57,7 +58,9 @@ impl Stmts {
             .enumerate()
             .filter(|(_, v)| v.is_some())
             .fold(0u64, |m, (i, _)| m | (1 << i));
-        if !self.row_writes.contains_key(&(insert, mask)) {
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            self.row_writes.entry((insert, mask))
+        {
             let names: Vec<String> = t
                 .cols
                 .iter()
@@ -90,7 +93,7 @@ impl Stmts {
                     pk_where(&t.pks, n + 1)
                 )
             };
-            self.row_writes.insert((insert, mask), db.prepare(&sql)?);
+            slot.insert(db.prepare(&sql)?);
         }
         Ok(self
             .row_writes
@@ -342,6 +345,9 @@ impl Table {
                 clock_put: db.prepare(&format!(
                     "INSERT OR REPLACE INTO {clk}(pk, dbv, cl, clocks) VALUES (?1, ?2, ?3, ?4)"
                 ))?,
+                clock_update: db.prepare(&format!(
+                    "UPDATE {clk} SET dbv = ?2, cl = ?3, clocks = ?4 WHERE pk = ?1"
+                ))?,
                 clock_new: db.prepare(&format!(
                     "INSERT INTO {clk}(pk, dbv, cl, clocks) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING"
                 ))?,
@@ -463,10 +469,21 @@ impl Table {
         Ok(db.changes() == 1)
     }
 
-    /// Writes one row's clock record.
-    pub fn write_clock(&self, db: Db, pk: &[u8], clock: &crate::clocks::RowClock) -> Result<()> {
+    /// Writes one row's clock record; `stored` says whether the row already has one (an
+    /// UPDATE is cheaper than a REPLACE).
+    pub fn write_clock(
+        &self,
+        db: Db,
+        pk: &[u8],
+        clock: &crate::clocks::RowClock,
+        stored: bool,
+    ) -> Result<()> {
         let mut s = self.stmts(db)?;
-        let st = &mut s.clock_put;
+        let st = if stored {
+            &mut s.clock_update
+        } else {
+            &mut s.clock_put
+        };
         st.bind_blob(1, pk)?;
         st.bind_i64(2, clock.max_db_version())?;
         st.bind_i64(3, clock.cl)?;

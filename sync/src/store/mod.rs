@@ -3,6 +3,7 @@
 
 mod extension;
 mod migrate;
+pub mod schema;
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
