@@ -1,4 +1,6 @@
 //! Carebook's library: everything that is not pixels. The store (SQLite with the CRR engine
-//! loaded, migrations), and later replication, identity and backups. Never depends on iced.
+//! loaded, migrations), the clinic's records, and later replication, identity and backups.
+//! Never depends on iced.
 
+pub mod clinic;
 pub mod store;

@@ -74,6 +74,7 @@ fn init(raw: *mut sqlite3) -> Result<()> {
         ("crsql_next_db_version", 0, next_db_version),
         ("crsql_site_id", 0, site_id),
         ("crsql_finalize", 0, finalize),
+        ("crsql_internal_sync_bit", 0, sync_bit),
         ("crsql_pack_columns", -1, pack_columns),
         ("crsql_merge_changes", 1, merge_changes),
         ("crsql_export_changes", 1, export_changes),
@@ -249,6 +250,13 @@ fn next_db_version(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_val
 fn site_id(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
     let s = conn.inner()?.site_id(conn.db)?;
     api::result_blob(ctx, &s);
+    Ok(())
+}
+
+/// 1 while the engine itself writes (a merge), so schema triggers can refuse local edits
+/// (say, of a finalised note) without refusing what other computers already did.
+fn sync_bit(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
+    api::result_int64(ctx, i64::from(conn.sync_bit.get()));
     Ok(())
 }
 

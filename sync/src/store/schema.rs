@@ -1,28 +1,166 @@
-//! The clinic's schema, as numbered migrations. Every table is a CRR (primary keys are UUIDs,
-//! never counters), so any two computers' copies merge.
+//! The clinic's schema, as numbered migrations. Every record table is a CRR (primary keys are
+//! UUIDs, never counters), so any two computers' copies merge. The search index is local: each
+//! computer builds its own from its rows, so it is not replicated.
+//!
+//! Rules that protect medical records are triggers that refuse *local* writes only
+//! (`crsql_internal_sync_bit() = 0`): what another computer already did must merge, or copies
+//! would drift apart.
 
 use super::Migration;
+
+/// The searchable text of a patient row (in the search triggers).
+macro_rules! patient_terms {
+    () => {
+        "NEW.given_name || ' ' || NEW.family_name || ' ' || NEW.chart_no || ' ' || NEW.date_of_birth || ' ' || replace(replace(replace(replace(replace(replace(NEW.phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')"
+    };
+}
+
+const V1: &str = concat!("
+CREATE TABLE staff (
+    id TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL DEFAULT 'receptionist',
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE patients (
+    id TEXT PRIMARY KEY NOT NULL,
+    chart_no TEXT NOT NULL DEFAULT '',
+    given_name TEXT NOT NULL DEFAULT '',
+    family_name TEXT NOT NULL DEFAULT '',
+    date_of_birth TEXT NOT NULL DEFAULT '',
+    sex TEXT NOT NULL DEFAULT '',
+    phone TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    address TEXT NOT NULL DEFAULT '',
+    emergency_contact TEXT NOT NULL DEFAULT '',
+    allergies TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    archived INTEGER NOT NULL DEFAULT 0,
+    merged_into TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX patients_chart_no ON patients(chart_no);
+CREATE INDEX patients_dob ON patients(date_of_birth);
+
+CREATE TABLE appointments (
+    id TEXT PRIMARY KEY NOT NULL,
+    patient_id TEXT NOT NULL DEFAULT '',
+    clinician_id TEXT NOT NULL DEFAULT '',
+    starts_at TEXT NOT NULL DEFAULT '',
+    duration_min INTEGER NOT NULL DEFAULT 15,
+    reason TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'booked',
+    status_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX appointments_starts_at ON appointments(starts_at);
+CREATE INDEX appointments_patient ON appointments(patient_id);
+
+CREATE TABLE visits (
+    id TEXT PRIMARY KEY NOT NULL,
+    patient_id TEXT NOT NULL DEFAULT '',
+    clinician_id TEXT NOT NULL DEFAULT '',
+    visit_date TEXT NOT NULL DEFAULT '',
+    complaint TEXT NOT NULL DEFAULT '',
+    findings TEXT NOT NULL DEFAULT '',
+    diagnosis TEXT NOT NULL DEFAULT '',
+    plan TEXT NOT NULL DEFAULT '',
+    prescriptions TEXT NOT NULL DEFAULT '',
+    finalized_at INTEGER NOT NULL DEFAULT 0,
+    finalized_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX visits_patient ON visits(patient_id);
+
+CREATE TABLE amendments (
+    id TEXT PRIMARY KEY NOT NULL,
+    visit_id TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL DEFAULT '',
+    staff_id TEXT NOT NULL DEFAULT '',
+    device_id TEXT NOT NULL DEFAULT '',
+    at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX amendments_visit ON amendments(visit_id);
+
+CREATE TABLE merges (
+    id TEXT PRIMARY KEY NOT NULL,
+    kept_id TEXT NOT NULL DEFAULT '',
+    absorbed_id TEXT NOT NULL DEFAULT '',
+    moved TEXT NOT NULL DEFAULT '',
+    staff_id TEXT NOT NULL DEFAULT '',
+    at INTEGER NOT NULL DEFAULT 0,
+    undone_at INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE history (
+    id TEXT PRIMARY KEY NOT NULL,
+    patient_id TEXT NOT NULL DEFAULT '',
+    entity TEXT NOT NULL DEFAULT '',
+    entity_id TEXT NOT NULL DEFAULT '',
+    field TEXT NOT NULL DEFAULT '',
+    old_value TEXT NOT NULL DEFAULT '',
+    new_value TEXT NOT NULL DEFAULT '',
+    staff_id TEXT NOT NULL DEFAULT '',
+    device_id TEXT NOT NULL DEFAULT '',
+    at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX history_patient ON history(patient_id, at);
+
+CREATE TRIGGER history_is_append_only BEFORE UPDATE ON history
+    WHEN crsql_internal_sync_bit() = 0
+    BEGIN SELECT RAISE(ABORT, 'history cannot be changed'); END;
+CREATE TRIGGER history_is_kept BEFORE DELETE ON history
+    WHEN crsql_internal_sync_bit() = 0
+    BEGIN SELECT RAISE(ABORT, 'history cannot be deleted'); END;
+CREATE TRIGGER amendments_are_append_only BEFORE UPDATE ON amendments
+    WHEN crsql_internal_sync_bit() = 0
+    BEGIN SELECT RAISE(ABORT, 'an amendment cannot be changed; add another'); END;
+CREATE TRIGGER amendments_are_kept BEFORE DELETE ON amendments
+    WHEN crsql_internal_sync_bit() = 0
+    BEGIN SELECT RAISE(ABORT, 'amendments cannot be deleted'); END;
+CREATE TRIGGER visits_are_kept BEFORE DELETE ON visits
+    WHEN crsql_internal_sync_bit() = 0
+    BEGIN SELECT RAISE(ABORT, 'visits are never deleted'); END;
+CREATE TRIGGER finalised_visits_are_locked
+    BEFORE UPDATE OF clinician_id, visit_date, complaint, findings, diagnosis, plan,
+        prescriptions, finalized_at, finalized_by ON visits
+    WHEN OLD.finalized_at != 0 AND crsql_internal_sync_bit() = 0
+    BEGIN SELECT RAISE(ABORT, 'this visit note is finalised; add an amendment instead'); END;
+
+-- The search index: word prefixes of names, chart number, date of birth and phone digits
+-- (diacritics folded), and trigrams of the same text for search inside words. Plain SQL, so
+-- that writes from a stock sqlite3 shell keep it up to date too.
+CREATE VIRTUAL TABLE patient_words USING fts5(terms, tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3');
+CREATE VIRTUAL TABLE patient_grams USING fts5(terms, tokenize = 'trigram');
+CREATE TRIGGER patients_search_insert AFTER INSERT ON patients BEGIN
+    INSERT INTO patient_words(rowid, terms) VALUES (NEW.rowid, ", patient_terms!(), ");
+    INSERT INTO patient_grams(rowid, terms) VALUES (NEW.rowid, ", patient_terms!(), ");
+END;
+CREATE TRIGGER patients_search_update AFTER UPDATE OF given_name, family_name, chart_no, phone, date_of_birth ON patients BEGIN
+    DELETE FROM patient_words WHERE rowid = OLD.rowid;
+    DELETE FROM patient_grams WHERE rowid = OLD.rowid;
+    INSERT INTO patient_words(rowid, terms) VALUES (NEW.rowid, ", patient_terms!(), ");
+    INSERT INTO patient_grams(rowid, terms) VALUES (NEW.rowid, ", patient_terms!(), ");
+END;
+CREATE TRIGGER patients_search_delete AFTER DELETE ON patients BEGIN
+    DELETE FROM patient_words WHERE rowid = OLD.rowid;
+    DELETE FROM patient_grams WHERE rowid = OLD.rowid;
+END;
+");
 
 /// All migrations, oldest first. Append; never edit one that has shipped.
 pub const CLINIC: &[Migration] = &[Migration {
     version: 1,
-    sql: "CREATE TABLE patients (
-        id TEXT PRIMARY KEY NOT NULL,
-        chart_no TEXT NOT NULL DEFAULT '',
-        given_name TEXT NOT NULL DEFAULT '',
-        family_name TEXT NOT NULL DEFAULT '',
-        date_of_birth TEXT NOT NULL DEFAULT '',
-        sex TEXT NOT NULL DEFAULT '',
-        phone TEXT NOT NULL DEFAULT '',
-        email TEXT NOT NULL DEFAULT '',
-        address TEXT NOT NULL DEFAULT '',
-        emergency_contact TEXT NOT NULL DEFAULT '',
-        allergies TEXT NOT NULL DEFAULT '',
-        notes TEXT NOT NULL DEFAULT '',
-        archived INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL DEFAULT 0,
-        updated_at INTEGER NOT NULL DEFAULT 0
-    );",
+    sql: V1,
     alters: &[],
-    track: &["patients"],
+    track: &[
+        "staff",
+        "patients",
+        "appointments",
+        "visits",
+        "amendments",
+        "merges",
+        "history",
+    ],
 }];

@@ -1,0 +1,221 @@
+//! Appointments and the front desk's day: book, then move through booked -> arrived -> in room
+//! -> seen (or cancelled / no-show), with how long each arrived patient has been waiting.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{history, new_id, now, Actor, ClinicError, FieldError, Result};
+
+/// Where an appointment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Booked,
+    Arrived,
+    InRoom,
+    Seen,
+    Cancelled,
+    NoShow,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Booked => "booked",
+            Status::Arrived => "arrived",
+            Status::InRoom => "in_room",
+            Status::Seen => "seen",
+            Status::Cancelled => "cancelled",
+            Status::NoShow => "no_show",
+        }
+    }
+
+    pub fn parse(s: &str) -> Status {
+        match s {
+            "arrived" => Status::Arrived,
+            "in_room" => Status::InRoom,
+            "seen" => Status::Seen,
+            "cancelled" => Status::Cancelled,
+            "no_show" => Status::NoShow,
+            _ => Status::Booked,
+        }
+    }
+
+    /// The moves the desk may make from here (one step back undoes a slip).
+    pub fn next(self) -> &'static [Status] {
+        match self {
+            Status::Booked => &[Status::Arrived, Status::Cancelled, Status::NoShow],
+            Status::Arrived => &[Status::InRoom, Status::Booked, Status::Cancelled],
+            Status::InRoom => &[Status::Seen, Status::Arrived],
+            Status::Seen => &[Status::InRoom],
+            Status::Cancelled | Status::NoShow => &[Status::Booked],
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Booked => "Booked",
+            Status::Arrived => "Arrived",
+            Status::InRoom => "In room",
+            Status::Seen => "Seen",
+            Status::Cancelled => "Cancelled",
+            Status::NoShow => "No-show",
+        })
+    }
+}
+
+/// An appointment with the names the desk needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appointment {
+    pub id: String,
+    pub patient_id: String,
+    pub patient_name: String,
+    pub chart_no: String,
+    pub clinician_id: String,
+    pub clinician_name: String,
+    /// Local time, `YYYY-MM-DDTHH:MM`.
+    pub starts_at: String,
+    pub duration_min: i64,
+    pub reason: String,
+    pub status: Status,
+    /// When the status last changed (seconds since 1970).
+    pub status_at: i64,
+}
+
+impl Appointment {
+    /// Minutes an arrived patient has waited by `now`.
+    pub fn waiting_minutes(&self, now: i64) -> Option<i64> {
+        (self.status == Status::Arrived).then(|| ((now - self.status_at) / 60).max(0))
+    }
+}
+
+const SELECT: &str = "SELECT a.id, a.patient_id, coalesce(p.given_name, ''), coalesce(p.family_name, ''), \
+    coalesce(p.chart_no, ''), a.clinician_id, coalesce(s.name, ''), a.starts_at, a.duration_min, a.reason, \
+    a.status, a.status_at FROM appointments a LEFT JOIN patients p ON p.id = a.patient_id \
+    LEFT JOIN staff s ON s.id = a.clinician_id";
+
+fn from_row(r: &Row) -> rusqlite::Result<Appointment> {
+    Ok(Appointment {
+        id: r.get(0)?,
+        patient_id: r.get(1)?,
+        patient_name: super::patients::display_name(
+            &r.get::<_, String>(2)?,
+            &r.get::<_, String>(3)?,
+        ),
+        chart_no: r.get(4)?,
+        clinician_id: r.get(5)?,
+        clinician_name: r.get(6)?,
+        starts_at: r.get(7)?,
+        duration_min: r.get(8)?,
+        reason: r.get(9)?,
+        status: Status::parse(&r.get::<_, String>(10)?),
+        status_at: r.get(11)?,
+    })
+}
+
+fn valid_start(s: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").is_ok()
+}
+
+/// Books an appointment; `starts_at` is local time `YYYY-MM-DDTHH:MM`.
+pub fn book(
+    db: &Connection,
+    actor: &Actor,
+    patient_id: &str,
+    clinician_id: &str,
+    starts_at: &str,
+    duration_min: i64,
+    reason: &str,
+) -> Result<String> {
+    let mut problems = Vec::new();
+    if !valid_start(starts_at) {
+        problems.push(FieldError {
+            field: "starts_at",
+            message: "Start must be a date and time like 2026-11-23T09:30".into(),
+        });
+    }
+    if !(5..=480).contains(&duration_min) {
+        problems.push(FieldError {
+            field: "duration_min",
+            message: "Duration must be between 5 and 480 minutes".into(),
+        });
+    }
+    if !problems.is_empty() {
+        return Err(ClinicError::Invalid(problems));
+    }
+    let tx = db.unchecked_transaction()?;
+    super::patients::get(&tx, patient_id)?;
+    let id = new_id();
+    tx.execute(
+        "INSERT INTO appointments(id, patient_id, clinician_id, starts_at, duration_min, reason, status, status_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'booked', ?7)",
+        params![id, patient_id, clinician_id, starts_at, duration_min, reason.trim(), now()],
+    )?;
+    history::record(
+        &tx,
+        actor,
+        patient_id,
+        "appointment",
+        &id,
+        "booked",
+        "",
+        starts_at,
+    )?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// One appointment.
+pub fn get(db: &Connection, id: &str) -> Result<Appointment> {
+    db.prepare_cached(&format!("{SELECT} WHERE a.id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?
+        .ok_or(ClinicError::NotFound("appointment"))
+}
+
+/// Moves an appointment to a new status, if that move is allowed from where it stands.
+pub fn set_status(db: &Connection, actor: &Actor, id: &str, to: Status) -> Result<()> {
+    let tx = db.unchecked_transaction()?;
+    let a = get(&tx, id)?;
+    if !a.status.next().contains(&to) {
+        return Err(ClinicError::Refused(format!(
+            "an appointment that is {} cannot become {}",
+            a.status.to_string().to_lowercase(),
+            to.to_string().to_lowercase()
+        )));
+    }
+    tx.execute(
+        "UPDATE appointments SET status = ?1, status_at = ?2 WHERE id = ?3",
+        params![to.as_str(), now(), id],
+    )?;
+    history::record(
+        &tx,
+        actor,
+        &a.patient_id,
+        "appointment",
+        id,
+        "status",
+        a.status.as_str(),
+        to.as_str(),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A day's appointments (`date` is `YYYY-MM-DD`), in time order.
+pub fn day(db: &Connection, date: &str) -> Result<Vec<Appointment>> {
+    let mut st = db.prepare_cached(&format!(
+        "{SELECT} WHERE a.starts_at >= ?1 AND a.starts_at < ?2 ORDER BY a.starts_at, p.family_name"
+    ))?;
+    let rows = st.query_map(params![format!("{date}T"), format!("{date}U")], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A patient's appointments, newest first.
+pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Appointment>> {
+    let mut st = db.prepare_cached(&format!(
+        "{SELECT} WHERE a.patient_id = ?1 ORDER BY a.starts_at DESC"
+    ))?;
+    let rows = st.query_map([patient_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,71 @@
+//! The history of a patient's record: who changed what, when, from which computer, old value to
+//! new. Rows are only ever added (the schema refuses local edits and deletes); they replicate
+//! like any record, so changes made on other computers appear here too.
+
+use rusqlite::{params, Connection};
+
+use super::{new_id, now, Actor, Result};
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub at: i64,
+    pub staff_name: String,
+    pub device_id: String,
+    pub entity: String,
+    pub field: String,
+    pub old_value: String,
+    pub new_value: String,
+}
+
+/// Adds a history row (call inside the transaction of the change itself).
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    db: &Connection,
+    actor: &Actor,
+    patient_id: &str,
+    entity: &str,
+    entity_id: &str,
+    field: &str,
+    old_value: &str,
+    new_value: &str,
+) -> Result<()> {
+    db.prepare_cached(
+        "INSERT INTO history(id, patient_id, entity, entity_id, field, old_value, new_value, staff_id, device_id, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        new_id(),
+        patient_id,
+        entity,
+        entity_id,
+        field,
+        old_value,
+        new_value,
+        actor.staff_id,
+        actor.device_id,
+        now()
+    ])?;
+    Ok(())
+}
+
+/// A patient's history, newest first.
+pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Entry>> {
+    let mut st = db.prepare_cached(
+        "SELECT h.at, coalesce(s.name, ''), h.device_id, h.entity, h.field, h.old_value, h.new_value
+         FROM history h LEFT JOIN staff s ON s.id = h.staff_id
+         WHERE h.patient_id = ?1 ORDER BY h.at DESC, h.rowid DESC",
+    )?;
+    let rows = st.query_map([patient_id], |r| {
+        Ok(Entry {
+            at: r.get(0)?,
+            staff_name: r.get(1)?,
+            device_id: r.get(2)?,
+            entity: r.get(3)?,
+            field: r.get(4)?,
+            old_value: r.get(5)?,
+            new_value: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
