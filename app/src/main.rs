@@ -1,13 +1,17 @@
-//! The `carebook` program: parses arguments and runs the requested command. The desktop window
-//! comes with the clinic records issue; today the program opens (and creates) the local
-//! database and reports on it.
+//! The `carebook` program: parses arguments, then opens the desktop window (the default) or
+//! runs a headless command.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod app;
+mod backend;
+mod gui;
+mod screen;
 mod status;
+mod theme;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,6 +23,9 @@ struct Cli {
     /// Folder for this instance's data (default: the platform's data folder).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Fill a new database with made-up patients, appointments and visits to try Carebook.
+    #[arg(long)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -44,8 +51,9 @@ fn main() -> ExitCode {
             Some(d) => d,
             None => default_data_dir()?,
         };
-        match cli.command.unwrap_or(Command::Status) {
-            Command::Status => status::run(&dir, &mut std::io::stdout()),
+        match cli.command {
+            None => gui::run(&dir, cli.demo),
+            Some(Command::Status) => status::run(&dir, &mut std::io::stdout()),
         }
     })();
     match result {

@@ -143,7 +143,7 @@ pub fn book(
     if !problems.is_empty() {
         return Err(ClinicError::Invalid(problems));
     }
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     super::patients::get(&tx, patient_id)?;
     let id = new_id();
     tx.execute(
@@ -175,7 +175,7 @@ pub fn get(db: &Connection, id: &str) -> Result<Appointment> {
 
 /// Moves an appointment to a new status, if that move is allowed from where it stands.
 pub fn set_status(db: &Connection, actor: &Actor, id: &str, to: Status) -> Result<()> {
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     let a = get(&tx, id)?;
     if !a.status.next().contains(&to) {
         return Err(ClinicError::Refused(format!(

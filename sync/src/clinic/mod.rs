@@ -5,6 +5,7 @@
 
 pub mod appointments;
 pub mod chart;
+pub mod demo;
 pub mod history;
 pub mod patients;
 pub mod search;
@@ -71,4 +72,41 @@ pub fn now() -> i64 {
 /// `YYYY-MM-DD`, a real date.
 pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// All or nothing: a savepoint (so it nests inside a caller's transaction) that rolls back
+/// unless committed.
+pub struct Atomic<'a> {
+    db: &'a Connection,
+    done: bool,
+}
+
+impl<'a> Atomic<'a> {
+    pub fn begin(db: &'a Connection) -> Result<Atomic<'a>> {
+        db.execute_batch("SAVEPOINT clinic_op")?;
+        Ok(Atomic { db, done: false })
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        self.done = true;
+        self.db.execute_batch("RELEASE clinic_op")?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Atomic<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.db
+    }
+}
+
+impl Drop for Atomic<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self
+                .db
+                .execute_batch("ROLLBACK TO clinic_op; RELEASE clinic_op");
+        }
+    }
 }

@@ -203,7 +203,7 @@ fn check(fields: &PatientFields) -> Result<PatientFields> {
 /// Creates a patient with the next chart number of this computer.
 pub fn create(db: &Connection, actor: &Actor, fields: &PatientFields) -> Result<Patient> {
     let f = check(fields)?;
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     let id = new_id();
     let chart_no = chart::next(&tx)?;
     let t = now();
@@ -222,7 +222,7 @@ pub fn create(db: &Connection, actor: &Actor, fields: &PatientFields) -> Result<
 /// Saves edited fields; each changed field gets a history row (old value, new value).
 pub fn update(db: &Connection, actor: &Actor, id: &str, fields: &PatientFields) -> Result<Patient> {
     let f = check(fields)?;
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     let before = get(&tx, id)?;
     let mut changed = false;
     for (column, _) in FIELDS {
@@ -248,7 +248,7 @@ pub fn update(db: &Connection, actor: &Actor, id: &str, fields: &PatientFields) 
 
 /// Archives (soft-deletes) or restores a patient.
 pub fn set_archived(db: &Connection, actor: &Actor, id: &str, archived: bool) -> Result<()> {
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     let before = get(&tx, id)?;
     if before.archived != archived {
         tx.execute(
@@ -315,7 +315,7 @@ pub fn merge(db: &Connection, actor: &Actor, kept: &str, absorbed: &str) -> Resu
             "a record cannot be merged into itself".into(),
         ));
     }
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     let keep = get(&tx, kept)?;
     let gone = get(&tx, absorbed)?;
     if !gone.merged_into.is_empty() || !keep.merged_into.is_empty() {
@@ -375,7 +375,7 @@ pub fn merge(db: &Connection, actor: &Actor, kept: &str, absorbed: &str) -> Resu
 
 /// Undoes a merge: the moved records go back and the absorbed patient is active again.
 pub fn undo_merge(db: &Connection, actor: &Actor, merge_id: &str) -> Result<()> {
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     let (kept, absorbed, moved, undone): (String, String, String, i64) = tx
         .query_row(
             "SELECT kept_id, absorbed_id, moved, undone_at FROM merges WHERE id = ?1",

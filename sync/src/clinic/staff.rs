@@ -52,6 +52,12 @@ pub struct Staff {
     pub role: Role,
 }
 
+impl std::fmt::Display for Staff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.role)
+    }
+}
+
 /// Adds a staff member.
 pub fn add(db: &Connection, name: &str, role: Role) -> Result<Staff> {
     let name = name.trim();

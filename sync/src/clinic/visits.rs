@@ -141,7 +141,7 @@ pub fn start(
             message: "Visit date must be a date like 2026-11-23".into(),
         }]));
     }
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     super::patients::get(&tx, patient_id)?;
     let id = new_id();
     tx.execute(
@@ -159,7 +159,7 @@ fn locked() -> ClinicError {
 
 /// Saves a draft note (refused once the note is finalised).
 pub fn save(db: &Connection, actor: &Actor, id: &str, fields: &VisitFields) -> Result<Visit> {
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     let before = get(&tx, id)?;
     if before.is_final() {
         return Err(locked());
@@ -189,7 +189,7 @@ pub fn save(db: &Connection, actor: &Actor, id: &str, fields: &VisitFields) -> R
 
 /// Finalises (locks) a note.
 pub fn finalize(db: &Connection, actor: &Actor, id: &str) -> Result<()> {
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     let v = get(&tx, id)?;
     if v.is_final() {
         return Err(locked());
@@ -229,7 +229,7 @@ pub fn amend(db: &Connection, actor: &Actor, id: &str, body: &str) -> Result<()>
             message: "An amendment needs some text".into(),
         }]));
     }
-    let tx = db.unchecked_transaction()?;
+    let tx = super::Atomic::begin(db)?;
     let v = get(&tx, id)?;
     if !v.is_final() {
         return Err(ClinicError::Refused(

@@ -1,0 +1,459 @@
+//! The desktop app's state, messages, update and view. Screens live in `screen/`; this module
+//! owns navigation, the person at the keyboard, keyboard shortcuts and the live refresh that
+//! shows changes made elsewhere (another computer, the sqlite3 shell) without touching what
+//! the user is typing.
+
+use carebook_sync::clinic::appointments::{Appointment, Status};
+use carebook_sync::clinic::search::Hit;
+use carebook_sync::clinic::staff::Staff;
+use carebook_sync::clinic::visits::Visit;
+use carebook_sync::clinic::{self, Actor};
+use iced::keyboard::{self, key::Named, Key};
+use iced::widget::{button, column, container, operation, pick_list, row, space, text};
+use iced::{Center, Element, Fill, Subscription, Task, Theme};
+
+use crate::backend::Runner;
+use crate::screen::{self, form::PatientForm, patient::PatientPage, visit::VisitEditor};
+use crate::theme;
+
+/// Where the user is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Patients,
+    Patient(String),
+    NewPatient,
+    EditPatient(String),
+    Today,
+    Visit(String),
+}
+
+/// What the current screen holds.
+#[derive(Debug)]
+pub enum Screen {
+    FirstRun(screen::first_run::FirstRun),
+    Patients,
+    Patient(Box<PatientPage>),
+    Form(Box<PatientForm>),
+    Today(Vec<Appointment>),
+    Visit(Box<VisitEditor>),
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    // Results of database work.
+    StaffLoaded(Result<Vec<Staff>, String>),
+    Hits(u64, Result<Vec<Hit>, String>),
+    PatientLoaded(Result<Box<screen::patient::Loaded>, String>),
+    DayLoaded(Result<Vec<Appointment>, String>),
+    VisitLoaded(Result<Box<(Visit, String)>, String>),
+    FormLoaded(Result<Box<clinic::patients::Patient>, String>),
+    FormSaved(Result<String, screen::form::SaveError>),
+    Done(Result<Option<Route>, String>),
+    Version(i64),
+    Failed(String),
+    // Navigation, keyboard, top bar.
+    Go(Route),
+    Back,
+    FocusSearch,
+    FocusNext,
+    FocusPrevious,
+    Tick,
+    SwitchStaff(Staff),
+    ToggleTheme,
+    // Screens.
+    SearchChanged(String),
+    OpenFirstHit,
+    Form(screen::form::Msg),
+    Patient(screen::patient::Msg),
+    SetStatus(String, Status),
+    Visit(screen::visit::Msg),
+    FirstRun(screen::first_run::Msg),
+}
+
+/// The search box's id (Ctrl+F focuses it).
+pub const SEARCH: &str = "search";
+
+/// How many results the patient list shows.
+const RESULTS: usize = 50;
+
+#[derive(Debug)]
+pub struct App {
+    pub runner: Runner,
+    pub staff: Vec<Staff>,
+    pub me: Option<Staff>,
+    pub device_id: String,
+    pub route: Route,
+    trail: Vec<Route>,
+    pub screen: Screen,
+    pub search: String,
+    pub hits: Vec<Hit>,
+    search_generation: u64,
+    pub notice: Option<String>,
+    pub dark: bool,
+    db_version: i64,
+}
+
+impl App {
+    /// The app over an open store; the returned task loads staff and the first screen.
+    pub fn new(runner: Runner) -> (App, Task<Message>) {
+        let device_id = clinic::device_id(&runner.store().writer()).unwrap_or_default();
+        let mut app = App {
+            runner,
+            staff: Vec::new(),
+            me: None,
+            device_id,
+            route: Route::Patients,
+            trail: Vec::new(),
+            screen: Screen::Patients,
+            search: String::new(),
+            hits: Vec::new(),
+            search_generation: 0,
+            notice: None,
+            dark: false,
+            db_version: -1,
+        };
+        let task = app.load_staff();
+        (app, task)
+    }
+
+    /// Who is acting, for a write.
+    pub fn actor(&self) -> Option<Actor> {
+        self.me.as_ref().map(|s| Actor {
+            staff_id: s.id.clone(),
+            device_id: self.device_id.clone(),
+        })
+    }
+
+    fn load_staff(&mut self) -> Task<Message> {
+        self.runner.spawn(|store| {
+            Message::StaffLoaded(clinic::staff::list(&store.writer()).map_err(|e| e.to_string()))
+        })
+    }
+
+    fn run_search(&mut self) -> Task<Message> {
+        self.search_generation += 1;
+        let (generation, query) = (self.search_generation, self.search.clone());
+        self.runner.spawn(move |store| {
+            let hits =
+                clinic::search::search(&store.writer(), &query, RESULTS).map_err(|e| e.to_string());
+            Message::Hits(generation, hits)
+        })
+    }
+
+    /// Loads what the current route shows (also after a change elsewhere). Forms keep what is
+    /// typed in them.
+    fn load_route(&mut self) -> Task<Message> {
+        match self.route.clone() {
+            Route::Patients => self.run_search(),
+            Route::Patient(id) => self.runner.spawn(move |store| {
+                Message::PatientLoaded(screen::patient::load(store, &id).map(Box::new))
+            }),
+            Route::Today => self.runner.spawn(|store| {
+                let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+                Message::DayLoaded(
+                    clinic::appointments::day(&store.writer(), &today).map_err(|e| e.to_string()),
+                )
+            }),
+            Route::Visit(id) => self.runner.spawn(move |store| {
+                let db = store.writer();
+                let r = clinic::visits::get(&db, &id).and_then(|v| {
+                    let p = clinic::patients::get(&db, &v.patient_id)?;
+                    Ok(Box::new((v, p.display_name())))
+                });
+                Message::VisitLoaded(r.map_err(|e| e.to_string()))
+            }),
+            Route::NewPatient => Task::none(),
+            Route::EditPatient(id) => self.runner.spawn(move |store| {
+                Message::FormLoaded(
+                    clinic::patients::get(&store.writer(), &id)
+                        .map(Box::new)
+                        .map_err(|e| e.to_string()),
+                )
+            }),
+        }
+    }
+
+    /// Opens a route, remembering where we were for Back (Esc).
+    fn go(&mut self, route: Route) -> Task<Message> {
+        if self.me.is_none() {
+            return Task::none();
+        }
+        if route != self.route {
+            self.trail.push(self.route.clone());
+        }
+        self.show(route)
+    }
+
+    /// Shows a route with a fresh screen and loads its data.
+    fn show(&mut self, route: Route) -> Task<Message> {
+        self.route = route.clone();
+        self.notice = None;
+        self.screen = match &route {
+            Route::Patients => Screen::Patients,
+            Route::NewPatient | Route::EditPatient(_) => Screen::Form(Box::default()),
+            Route::Patient(_) => Screen::Patient(Box::default()),
+            Route::Today => Screen::Today(Vec::new()),
+            Route::Visit(_) => Screen::Visit(Box::default()),
+        };
+        let load = self.load_route();
+        match route {
+            Route::Patients => Task::batch([load, operation::focus(SEARCH)]),
+            Route::NewPatient | Route::EditPatient(_) => {
+                Task::batch([load, operation::focus(screen::form::first_field())])
+            }
+            _ => load,
+        }
+    }
+
+    fn back(&mut self) -> Task<Message> {
+        match self.trail.pop() {
+            Some(previous) => self.show(previous),
+            None if self.route != Route::Patients => self.show(Route::Patients),
+            None => Task::none(),
+        }
+    }
+
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::StaffLoaded(Ok(staff)) => {
+                self.staff = staff;
+                if let Some(me) = &self.me {
+                    self.me = self.staff.iter().find(|s| s.id == me.id).cloned();
+                }
+                if self.me.is_none() {
+                    self.me = self.staff.first().cloned();
+                }
+                if self.me.is_none() {
+                    self.screen = Screen::FirstRun(Default::default());
+                    return Task::none();
+                }
+                if matches!(self.screen, Screen::FirstRun(_)) || self.db_version < 0 {
+                    self.screen = Screen::Patients;
+                    self.route = Route::Patients;
+                    return Task::batch([self.load_route(), operation::focus(SEARCH)]);
+                }
+                Task::none()
+            }
+            Message::Hits(generation, Ok(hits)) => {
+                // A slower, older search must not overwrite a newer one.
+                if generation == self.search_generation {
+                    self.hits = hits;
+                }
+                Task::none()
+            }
+            Message::PatientLoaded(Ok(loaded)) => {
+                if let Screen::Patient(page) = &mut self.screen {
+                    page.loaded(*loaded, &self.staff);
+                }
+                Task::none()
+            }
+            Message::DayLoaded(Ok(day)) => {
+                if let Screen::Today(list) = &mut self.screen {
+                    *list = day;
+                }
+                Task::none()
+            }
+            Message::VisitLoaded(Ok(loaded)) => {
+                if let Screen::Visit(editor) = &mut self.screen {
+                    let (visit, name) = *loaded;
+                    editor.loaded(visit, name);
+                }
+                Task::none()
+            }
+            Message::FormLoaded(Ok(patient)) => {
+                if let Screen::Form(form) = &mut self.screen {
+                    form.edit(*patient);
+                }
+                Task::none()
+            }
+            Message::FormSaved(result) => {
+                let Screen::Form(form) = &mut self.screen else {
+                    return Task::none();
+                };
+                match result {
+                    // The saved patient's page replaces the form (Back skips it).
+                    Ok(id) => self.show(Route::Patient(id)),
+                    Err(e) => {
+                        form.failed(e);
+                        Task::none()
+                    }
+                }
+            }
+            Message::Done(Ok(next)) => match next {
+                Some(route) => self.go(route),
+                None => self.load_route(),
+            },
+            Message::StaffLoaded(Err(e))
+            | Message::Hits(_, Err(e))
+            | Message::PatientLoaded(Err(e))
+            | Message::DayLoaded(Err(e))
+            | Message::VisitLoaded(Err(e))
+            | Message::FormLoaded(Err(e))
+            | Message::Done(Err(e))
+            | Message::Failed(e) => {
+                self.notice = Some(e);
+                Task::none()
+            }
+            Message::Version(v) => {
+                if v == self.db_version {
+                    return Task::none();
+                }
+                let first = self.db_version < 0;
+                self.db_version = v;
+                if first || matches!(self.screen, Screen::FirstRun(_)) {
+                    return Task::none();
+                }
+                // Something changed (here or elsewhere): refresh lists and pages, not forms.
+                Task::batch([self.load_staff(), self.load_route()])
+            }
+            Message::Tick => self.runner.spawn(|store| {
+                let v = store
+                    .writer()
+                    .query_row("SELECT crsql_db_version()", [], |r| r.get::<_, i64>(0));
+                v.map(Message::Version)
+                    .unwrap_or_else(|e| Message::Failed(e.to_string()))
+            }),
+            Message::Go(route) => self.go(route),
+            Message::Back => self.back(),
+            Message::FocusSearch => {
+                if self.route != Route::Patients {
+                    self.go(Route::Patients)
+                } else {
+                    operation::focus(SEARCH)
+                }
+            }
+            Message::FocusNext => operation::focus_next(),
+            Message::FocusPrevious => operation::focus_previous(),
+            Message::SwitchStaff(s) => {
+                self.notice = Some(format!("{} is now at the keyboard", s.name));
+                self.me = Some(s);
+                Task::none()
+            }
+            Message::ToggleTheme => {
+                self.dark = !self.dark;
+                Task::none()
+            }
+            Message::SearchChanged(q) => {
+                self.search = q;
+                self.run_search()
+            }
+            Message::OpenFirstHit => match self.hits.first() {
+                Some(h) => self.go(Route::Patient(h.id.clone())),
+                None => Task::none(),
+            },
+            Message::Form(msg) => screen::form::update(self, msg),
+            Message::Patient(msg) => screen::patient::update(self, msg),
+            Message::Visit(msg) => screen::visit::update(self, msg),
+            Message::FirstRun(msg) => screen::first_run::update(self, msg),
+            Message::SetStatus(id, status) => {
+                let Some(actor) = self.actor() else {
+                    return Task::none();
+                };
+                self.runner.spawn(move |store| {
+                    let r = clinic::appointments::set_status(&store.writer(), &actor, &id, status);
+                    Message::Done(r.map(|()| None).map_err(|e| e.to_string()))
+                })
+            }
+        }
+    }
+
+    /// Runs queued messages until none are left (inline runner, for tests).
+    #[cfg(test)]
+    pub fn settle(&mut self) {
+        while let Some(m) = self.runner.next_message() {
+            let _ = self.update(m);
+        }
+    }
+
+    pub fn theme(&self) -> Theme {
+        theme::theme(self.dark)
+    }
+
+    pub fn title(&self) -> String {
+        match &self.me {
+            Some(me) => format!("Carebook — {}", me.name),
+            None => "Carebook".into(),
+        }
+    }
+
+    pub fn subscription(&self) -> Subscription<Message> {
+        Subscription::batch([
+            keyboard::listen().filter_map(shortcut),
+            iced::event::listen_with(|event, _status, _window| match event {
+                iced::Event::Keyboard(keyboard::Event::KeyPressed {
+                    key: Key::Named(Named::Escape),
+                    ..
+                }) => Some(Message::Back),
+                _ => None,
+            }),
+            iced::time::every(iced::time::Duration::from_millis(700)).map(|_| Message::Tick),
+        ])
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let body: Element<'_, Message> = match &self.screen {
+            Screen::FirstRun(f) => return f.view().map(Message::FirstRun),
+            Screen::Patients => screen::patients::view(self),
+            Screen::Patient(page) => page.view(self),
+            Screen::Form(form) => form.view().map(Message::Form),
+            Screen::Today(day) => screen::today::view(day),
+            Screen::Visit(editor) => editor.view().map(Message::Visit),
+        };
+        let nav = |label: &'static str, route: Route| {
+            let style = if self.route == route {
+                button::primary
+            } else {
+                button::secondary
+            };
+            button(text(label))
+                .style(style)
+                .on_press(Message::Go(route))
+        };
+        let top = row![
+            text("Carebook").font(theme::BOLD).size(20),
+            space().width(16),
+            nav("Patients", Route::Patients),
+            nav("Today", Route::Today),
+            button(text("New patient (Ctrl+N)"))
+                .style(button::secondary)
+                .on_press(Message::Go(Route::NewPatient)),
+            space::horizontal(),
+            text("At the keyboard"),
+            pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff),
+            button(text(if self.dark { "Light" } else { "Dark" }))
+                .style(button::text)
+                .on_press(Message::ToggleTheme),
+        ]
+        .spacing(8)
+        .align_y(Center)
+        .padding(10);
+        let notice = self.notice.as_ref().map(|n| {
+            container(text(n.clone()))
+                .padding([6, 12])
+                .width(Fill)
+                .style(theme::notice)
+        });
+        column![
+            top,
+            notice,
+            container(body).padding(12).width(Fill).height(Fill)
+        ]
+        .into()
+    }
+}
+
+/// Keyboard shortcuts that widgets did not take (Escape is handled apart: a focused text box
+/// swallows it).
+pub fn shortcut(event: keyboard::Event) -> Option<Message> {
+    let keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
+        return None;
+    };
+    match key.as_ref() {
+        Key::Character("n") if modifiers.command() => Some(Message::Go(Route::NewPatient)),
+        Key::Character("f") if modifiers.command() => Some(Message::FocusSearch),
+        Key::Character("t") if modifiers.command() => Some(Message::Go(Route::Today)),
+        Key::Named(Named::Tab) if modifiers.shift() => Some(Message::FocusPrevious),
+        Key::Named(Named::Tab) => Some(Message::FocusNext),
+        _ => None,
+    }
+}

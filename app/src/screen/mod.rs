@@ -1,0 +1,8 @@
+//! One module per screen: its state, messages, update and view.
+
+pub mod first_run;
+pub mod form;
+pub mod patient;
+pub mod patients;
+pub mod today;
+pub mod visit;

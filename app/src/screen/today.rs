@@ -1,0 +1,64 @@
+//! The front desk's day: today's appointments in time order, who is waiting and for how long,
+//! and buttons for the next step of each (arrived, in room, seen, cancelled, no-show).
+
+use carebook_sync::clinic::appointments::{Appointment, Status};
+use iced::widget::{button, column, container, row, scrollable, text};
+use iced::{Center, Element, Fill, FillPortion};
+
+use crate::app::{Message, Route};
+use crate::theme;
+
+pub fn view(day: &[Appointment]) -> Element<'_, Message> {
+    let now = chrono::Utc::now().timestamp();
+    let today = chrono::Local::now().format("%A %e %B %Y").to_string();
+    let waiting = day.iter().filter(|a| a.status == Status::Arrived).count();
+    let header = row![
+        text(format!("Today — {today}")).font(theme::BOLD).size(22),
+        text(format!("{} appointments, {waiting} waiting", day.len())),
+    ]
+    .spacing(16)
+    .align_y(Center);
+    let mut list = column![].spacing(6);
+    for a in day {
+        let time = a.starts_at.get(11..16).unwrap_or("").to_string();
+        let status = match a.waiting_minutes(now) {
+            Some(m) => format!("Waiting {m} min"),
+            None => a.status.to_string(),
+        };
+        let mut actions = row![].spacing(4);
+        for next in a.status.next() {
+            let style = if matches!(next, Status::Cancelled | Status::NoShow) {
+                button::secondary
+            } else {
+                button::primary
+            };
+            actions = actions.push(
+                button(text(next.to_string()).size(13))
+                    .style(style)
+                    .on_press(Message::SetStatus(a.id.clone(), *next)),
+            );
+        }
+        let line = row![
+            text(time).font(theme::BOLD).width(60),
+            button(text(format!("{}  ·  {}", a.patient_name, a.chart_no)))
+                .style(button::text)
+                .on_press(Message::Go(Route::Patient(a.patient_id.clone())))
+                .width(FillPortion(4)),
+            text(a.clinician_name.clone()).width(FillPortion(2)),
+            text(a.reason.clone()).width(FillPortion(2)),
+            text(status).width(FillPortion(2)),
+            container(actions).width(FillPortion(4)),
+        ]
+        .spacing(8)
+        .align_y(Center);
+        list = list.push(container(line).padding(6).style(theme::card));
+    }
+    if day.is_empty() {
+        list = list.push(text(
+            "No appointments today. Book them from a patient's page.",
+        ));
+    }
+    column![header, scrollable(list).height(Fill)]
+        .spacing(10)
+        .into()
+}
