@@ -11,6 +11,8 @@ mod backend;
 mod gui;
 mod screen;
 mod status;
+#[cfg(test)]
+mod tests;
 mod theme;
 
 #[derive(Parser, Debug)]

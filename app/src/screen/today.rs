@@ -27,13 +27,21 @@ pub fn view(day: &[Appointment]) -> Element<'_, Message> {
         };
         let mut actions = row![].spacing(4);
         for next in a.status.next() {
-            let style = if matches!(next, Status::Cancelled | Status::NoShow) {
-                button::secondary
-            } else {
-                button::primary
-            };
+            let (label, style): (String, fn(&iced::Theme, button::Status) -> button::Style) =
+                match (a.status, next) {
+                    (_, Status::Cancelled | Status::NoShow) => {
+                        (next.to_string(), button::secondary)
+                    }
+                    (Status::Cancelled | Status::NoShow, _) => {
+                        ("Reinstate".into(), button::secondary)
+                    }
+                    (Status::Arrived, Status::Booked)
+                    | (Status::InRoom, Status::Arrived)
+                    | (Status::Seen, Status::InRoom) => (format!("↩ {next}"), button::text),
+                    _ => (next.to_string(), button::primary),
+                };
             actions = actions.push(
-                button(text(next.to_string()).size(13))
+                button(text(label).size(13))
                     .style(style)
                     .on_press(Message::SetStatus(a.id.clone(), *next)),
             );

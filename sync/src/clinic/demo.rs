@@ -125,14 +125,14 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed.max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
     fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
         from[self.below(from.len() as u64) as usize]
@@ -243,7 +243,7 @@ pub fn fill(db: &Connection, n: usize, seed: u64) -> Result<Vec<Staff>> {
                 findings: "alert, afebrile; see complaint".into(),
                 diagnosis: DIAGNOSES[k].into(),
                 plan: "review in two weeks if not better".into(),
-                prescriptions: if k % 2 == 0 {
+                prescriptions: if k.is_multiple_of(2) {
                     "paracetamol 500 mg as needed".into()
                 } else {
                     String::new()

@@ -1,0 +1,395 @@
+//! The app's flows without a window: build `App` over a real database file, send messages,
+//! run the database jobs inline, and look at the state. Plus iced_test simulator runs that
+//! click and type through creating and finding a patient.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use carebook_sync::clinic::appointments::Status;
+use carebook_sync::clinic::patients::PatientFields;
+use carebook_sync::clinic::staff::Role;
+use carebook_sync::clinic::{self, visits, Actor};
+use carebook_sync::store::{schema, Store};
+use iced::keyboard::{self, key::Named, Key, Modifiers};
+use iced::widget::text_editor;
+
+use crate::app::{shortcut, App, Message, Route, Screen};
+use crate::backend::Runner;
+use crate::screen::{form, patient, visit};
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    app: App,
+}
+
+impl Harness {
+    /// A clinic with a receptionist (at the keyboard) and a doctor.
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("clinic.db"), schema::CLINIC).unwrap());
+        {
+            let db = store.writer();
+            clinic::staff::add(&db, "Rita Front", Role::Receptionist).unwrap();
+            clinic::staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap();
+        }
+        let (app, _) = App::new(Runner::Inline(store.clone(), VecDeque::new()));
+        let mut h = Harness {
+            _dir: dir,
+            store,
+            app,
+        };
+        h.app.settle();
+        let rita = h
+            .app
+            .staff
+            .iter()
+            .find(|s| s.role == Role::Receptionist)
+            .cloned()
+            .unwrap();
+        h.send(Message::SwitchStaff(rita));
+        h
+    }
+
+    fn send(&mut self, m: Message) {
+        let _ = self.app.update(m);
+        self.app.settle();
+    }
+
+    fn form(&mut self, m: form::Msg) {
+        self.send(Message::Form(m));
+    }
+
+    fn fill(&mut self, given: &str, family: &str, dob: &str) {
+        self.form(form::Msg::Field("given_name", given.into()));
+        self.form(form::Msg::Field("family_name", family.into()));
+        self.form(form::Msg::Field("date_of_birth", dob.into()));
+    }
+
+    fn page(&self) -> &patient::Loaded {
+        match &self.app.screen {
+            Screen::Patient(p) => p.data.as_ref().expect("page loaded"),
+            other => panic!("not on a patient page: {other:?}"),
+        }
+    }
+
+    fn create(&mut self, given: &str, family: &str, dob: &str) -> String {
+        self.send(Message::Go(Route::NewPatient));
+        self.fill(given, family, dob);
+        self.form(form::Msg::Save);
+        match &self.app.route {
+            Route::Patient(id) => id.clone(),
+            other => panic!("not saved: {other:?} ({:?})", self.app.screen),
+        }
+    }
+}
+
+#[test]
+fn create_validate_and_search() {
+    let mut h = Harness::new();
+    h.send(Message::Go(Route::NewPatient));
+    h.fill("Zoë", "", "1984-13-40");
+    h.form(form::Msg::Save);
+    let Screen::Form(f) = &h.app.screen else {
+        panic!("left the form")
+    };
+    let bad: Vec<&str> = f.errors.iter().map(|e| e.field).collect();
+    assert_eq!(bad, ["family_name", "date_of_birth"]);
+    h.form(form::Msg::Field("family_name", "Okafor".into()));
+    h.form(form::Msg::Field("date_of_birth", "1984-03-27".into()));
+    h.form(form::Msg::Field("allergies", "penicillin".into()));
+    h.form(form::Msg::Save);
+    let id = match &h.app.route {
+        Route::Patient(id) => id.clone(),
+        r => panic!("{r:?}"),
+    };
+    assert_eq!(h.page().patient.fields.allergies, "penicillin");
+    assert_eq!(h.page().history[0].field, "created");
+    // Esc goes back to where we came from (the list), skipping the form.
+    h.send(Message::Back);
+    assert_eq!(h.app.route, Route::Patients);
+    h.send(Message::SearchChanged("okaf".into()));
+    assert_eq!(
+        h.app.hits.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    h.send(Message::SearchChanged("nobody".into()));
+    assert!(h.app.hits.is_empty());
+    h.send(Message::SearchChanged("zoe".into()));
+    h.send(Message::OpenFirstHit);
+    assert_eq!(h.app.route, Route::Patient(id));
+}
+
+#[test]
+fn duplicates_warn_then_merge_and_undo() {
+    let mut h = Harness::new();
+    let first = h.create("Jonathan", "Smith", "1975-06-15");
+    h.send(Message::Go(Route::NewPatient));
+    h.fill("Jon", "Smyth", "1975-06-15");
+    h.form(form::Msg::Save);
+    let Screen::Form(f) = &h.app.screen else {
+        panic!("left the form")
+    };
+    assert_eq!(f.duplicates.len(), 1, "warned before creating");
+    h.form(form::Msg::SaveAnyway);
+    let second = match &h.app.route {
+        Route::Patient(id) => id.clone(),
+        r => panic!("{r:?}"),
+    };
+    h.send(Message::Go(Route::Patient(first.clone())));
+    assert_eq!(h.page().duplicates[0].id, second);
+    h.send(Message::Patient(patient::Msg::Merge(second.clone())));
+    h.send(Message::Go(Route::Patient(second.clone())));
+    assert!(h.page().patient.archived && h.page().patient.merged_into == first);
+    let merge = h.page().merge.clone().expect("merge recorded");
+    h.send(Message::Patient(patient::Msg::UndoMerge(merge)));
+    assert!(!h.page().patient.archived, "undone");
+    assert!(h.page().history.iter().any(|e| e.field == "merge undone"));
+}
+
+#[test]
+fn edit_is_recorded_in_history() {
+    let mut h = Harness::new();
+    let id = h.create("Kenji", "Tanaka", "1990-12-01");
+    h.send(Message::Patient(patient::Msg::Edit));
+    assert_eq!(h.app.route, Route::EditPatient(id.clone()));
+    let Screen::Form(f) = &h.app.screen else {
+        panic!()
+    };
+    assert_eq!(f.fields.family_name, "Tanaka", "the form holds the record");
+    h.form(form::Msg::Field("phone", "020 7946 0958".into()));
+    h.form(form::Msg::Save);
+    assert_eq!(h.app.route, Route::Patient(id));
+    let change = &h.page().history[0];
+    assert_eq!(
+        (change.field.as_str(), change.new_value.as_str()),
+        ("phone", "020 7946 0958")
+    );
+    assert_eq!(change.staff_name, "Rita Front");
+}
+
+#[test]
+fn book_check_in_and_move_through_the_day() {
+    let mut h = Harness::new();
+    let id = h.create("Amina", "Haddad", "2001-02-03");
+    let now = chrono::Local::now().format("%Y-%m-%dT%H:%M").to_string();
+    h.send(Message::Patient(patient::Msg::BookAt(now)));
+    h.send(Message::Patient(patient::Msg::BookReason("bloods".into())));
+    h.send(Message::Patient(patient::Msg::Book));
+    assert_eq!(h.page().appointments.len(), 1);
+    assert_eq!(h.page().appointments[0].clinician_name, "Dr Ada Osei");
+    h.send(Message::Go(Route::Today));
+    let Screen::Today(day) = &h.app.screen else {
+        panic!()
+    };
+    let appt = day[0].id.clone();
+    assert_eq!(day[0].patient_id, id);
+    h.send(Message::SetStatus(appt.clone(), Status::Seen));
+    assert!(h
+        .app
+        .notice
+        .as_deref()
+        .unwrap_or("")
+        .contains("cannot become seen"));
+    for s in [Status::Arrived, Status::InRoom, Status::Seen] {
+        h.send(Message::SetStatus(appt.clone(), s));
+    }
+    let Screen::Today(day) = &h.app.screen else {
+        panic!()
+    };
+    assert_eq!(day[0].status, Status::Seen);
+}
+
+#[test]
+fn a_visit_note_is_written_finalised_and_amended() {
+    let mut h = Harness::new();
+    h.create("Farid", "Haddad", "1960-05-05");
+    h.send(Message::Patient(patient::Msg::StartVisit));
+    let Route::Visit(visit_id) = h.app.route.clone() else {
+        panic!("{:?}", h.app.route)
+    };
+    let paste = |s: &str| text_editor::Action::Edit(text_editor::Edit::Paste(Arc::new(s.into())));
+    h.send(Message::Visit(visit::Msg::Edit(
+        0,
+        paste("headache for 3 days"),
+    )));
+    h.send(Message::Visit(visit::Msg::Edit(
+        2,
+        paste("tension headache"),
+    )));
+    h.send(Message::Visit(visit::Msg::Save));
+    let draft = visits::get(&h.store.writer(), &visit_id).unwrap();
+    assert_eq!(draft.fields.diagnosis, "tension headache");
+    h.send(Message::Visit(visit::Msg::Finalize));
+    assert!(
+        !visits::get(&h.store.writer(), &visit_id)
+            .unwrap()
+            .is_final(),
+        "asks first"
+    );
+    h.send(Message::Visit(visit::Msg::Finalize));
+    assert!(visits::get(&h.store.writer(), &visit_id)
+        .unwrap()
+        .is_final());
+    h.send(Message::Visit(visit::Msg::Amend(paste(
+        "revised: migraine",
+    ))));
+    h.send(Message::Visit(visit::Msg::AddAmendment));
+    let v = visits::get(&h.store.writer(), &visit_id).unwrap();
+    assert_eq!(v.amendments.len(), 1);
+    assert_eq!(
+        v.fields.diagnosis, "tension headache",
+        "the note itself stays"
+    );
+}
+
+#[test]
+fn changes_made_elsewhere_appear_without_losing_typing() {
+    let mut h = Harness::new();
+    h.send(Message::Tick);
+    h.send(Message::SearchChanged("silva".into()));
+    assert!(h.app.hits.is_empty());
+    // Another program (or a merge from another computer) writes to the database.
+    {
+        let db = h.store.writer();
+        let someone = clinic::staff::list(&db).unwrap()[0].id.clone();
+        let actor = Actor::at_this_device(&db, &someone).unwrap();
+        let f = PatientFields {
+            given_name: "Ines".into(),
+            family_name: "Silva".into(),
+            date_of_birth: "1988-08-08".into(),
+            ..Default::default()
+        };
+        clinic::patients::create(&db, &actor, &f).unwrap();
+    }
+    h.send(Message::Tick);
+    assert_eq!(h.app.hits.len(), 1, "the list refreshed");
+    // A half-typed form survives a refresh.
+    h.send(Message::Go(Route::NewPatient));
+    h.form(form::Msg::Field("family_name", "Half-typ".into()));
+    h.store
+        .writer()
+        .execute("UPDATE staff SET name = name || ''", [])
+        .unwrap();
+    h.send(Message::Tick);
+    let Screen::Form(f) = &h.app.screen else {
+        panic!()
+    };
+    assert_eq!(f.fields.family_name, "Half-typ");
+}
+
+#[test]
+fn keyboard_shortcuts() {
+    let press = |key: Key, modifiers: Modifiers| keyboard::Event::KeyPressed {
+        key: key.clone(),
+        modified_key: key,
+        physical_key: keyboard::key::Physical::Unidentified(
+            keyboard::key::NativeCode::Unidentified,
+        ),
+        location: keyboard::Location::Standard,
+        modifiers,
+        text: None,
+        repeat: false,
+    };
+    let ctrl = Modifiers::CTRL;
+    assert!(matches!(
+        shortcut(press(Key::Character("n".into()), ctrl)),
+        Some(Message::Go(Route::NewPatient))
+    ));
+    assert!(matches!(
+        shortcut(press(Key::Character("f".into()), ctrl)),
+        Some(Message::FocusSearch)
+    ));
+    assert!(matches!(
+        shortcut(press(Key::Named(Named::Tab), Modifiers::empty())),
+        Some(Message::FocusNext)
+    ));
+    assert!(matches!(
+        shortcut(press(Key::Named(Named::Tab), Modifiers::SHIFT)),
+        Some(Message::FocusPrevious)
+    ));
+    assert!(
+        shortcut(press(Key::Character("n".into()), Modifiers::empty())).is_none(),
+        "plain n is typing"
+    );
+}
+
+#[test]
+fn first_run_asks_who_is_at_the_keyboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("c.db"), schema::CLINIC).unwrap());
+    let (mut app, _) = App::new(Runner::Inline(store, VecDeque::new()));
+    app.settle();
+    assert!(matches!(app.screen, Screen::FirstRun(_)));
+    let _ = app.update(Message::FirstRun(crate::screen::first_run::Msg::Name(
+        "Rita".into(),
+    )));
+    let _ = app.update(Message::FirstRun(crate::screen::first_run::Msg::Add));
+    app.settle();
+    assert_eq!(app.me.as_ref().map(|s| s.name.as_str()), Some("Rita"));
+    assert!(matches!(app.screen, Screen::Patients));
+}
+
+mod simulated {
+    //! Clicks and typing through the real widgets (iced_test's simulator, no window).
+
+    use iced::widget::Id;
+    use iced_test::simulator;
+
+    use super::*;
+
+    /// Feeds what the simulated user did back into the app.
+    fn play(h: &mut Harness, messages: impl Iterator<Item = Message>) {
+        for m in messages {
+            h.send(m);
+        }
+    }
+
+    #[test]
+    fn click_through_creating_and_finding_a_patient() {
+        let mut h = Harness::new();
+        let mut ui = simulator(h.app.view());
+        ui.click("New patient (Ctrl+N)")
+            .expect("the button is there");
+        let messages: Vec<Message> = ui.into_messages().collect();
+        play(&mut h, messages.into_iter());
+        assert_eq!(h.app.route, Route::NewPatient);
+
+        let mut ui = simulator(h.app.view());
+        for (field, value) in [
+            ("given_name", "Zoë"),
+            ("family_name", "Okafor"),
+            ("date_of_birth", "1984-03-27"),
+        ] {
+            ui.click(Id::from(format!("field-{field}"))).expect("field");
+            let _ = ui.typewrite(value);
+        }
+        ui.click("Save").expect("save button");
+        let messages: Vec<Message> = ui.into_messages().collect();
+        play(&mut h, messages.into_iter());
+        assert!(
+            matches!(h.app.route, Route::Patient(_)),
+            "{:?}",
+            h.app.screen
+        );
+
+        let mut ui = simulator(h.app.view());
+        assert!(ui.find("Okafor, Zoë").is_ok(), "the new patient's page");
+        assert!(ui.find("No known allergies recorded").is_ok());
+        ui.click("Patients").expect("nav");
+        let messages: Vec<Message> = ui.into_messages().collect();
+        play(&mut h, messages.into_iter());
+
+        let mut ui = simulator(h.app.view());
+        ui.click(Id::new(crate::app::SEARCH)).expect("search box");
+        let _ = ui.typewrite("okaf");
+        let messages: Vec<Message> = ui.into_messages().collect();
+        play(&mut h, messages.into_iter());
+        let mut ui = simulator(h.app.view());
+        assert!(
+            ui.find("Okafor, Zoë").is_ok(),
+            "found by typing in the search box"
+        );
+        assert!(ui.find("1 found — Enter opens the first").is_ok());
+    }
+}
