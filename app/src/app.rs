@@ -58,6 +58,7 @@ pub enum Message {
     FocusNext,
     FocusPrevious,
     Tick,
+    Frame,
     SwitchStaff(Staff),
     ToggleTheme,
     // Screens.
@@ -91,6 +92,8 @@ pub struct App {
     pub notice: Option<String>,
     pub dark: bool,
     db_version: i64,
+    /// Print first-frame facts and exit (the benchmark's probe).
+    pub probe: bool,
 }
 
 impl App {
@@ -111,6 +114,7 @@ impl App {
             notice: None,
             dark: false,
             db_version: -1,
+            probe: false,
         };
         let task = app.load_staff();
         (app, task)
@@ -313,6 +317,14 @@ impl App {
                 v.map(Message::Version)
                     .unwrap_or_else(|e| Message::Failed(e.to_string()))
             }),
+            Message::Frame => {
+                if !self.probe {
+                    return Task::none();
+                }
+                println!("first-frame");
+                println!("peak-rss-kb {}", crate::probe::peak_rss_kb().unwrap_or(0));
+                iced::exit()
+            }
             Message::Go(route) => self.go(route),
             Message::Back => self.back(),
             Message::FocusSearch => {
@@ -377,7 +389,13 @@ impl App {
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
+        let probe = if self.probe {
+            iced::window::frames().map(|_| Message::Frame)
+        } else {
+            Subscription::none()
+        };
         Subscription::batch([
+            probe,
             keyboard::listen().filter_map(shortcut),
             iced::event::listen_with(|event, _status, _window| match event {
                 iced::Event::Keyboard(keyboard::Event::KeyPressed {

@@ -14,7 +14,7 @@ use crate::theme;
 /// How many made-up patients `--demo` adds.
 const DEMO_PATIENTS: usize = 400;
 
-pub fn run(dir: &Path, demo: bool) -> anyhow::Result<()> {
+pub fn run(dir: &Path, demo: bool, probe: bool) -> anyhow::Result<()> {
     let path = crate::status::database_path(dir);
     let store = Arc::new(
         Store::open(&path, schema::CLINIC)
@@ -29,7 +29,11 @@ pub fn run(dir: &Path, demo: bool) -> anyhow::Result<()> {
         }
     }
     let mut app = iced::application(
-        move || App::new(Runner::Background(store.clone())),
+        move || {
+            let (mut app, task) = App::new(Runner::Background(store.clone()));
+            app.probe = probe;
+            (app, task)
+        },
         App::update,
         App::view,
     )

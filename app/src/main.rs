@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod app;
 mod backend;
 mod gui;
+mod probe;
 mod screen;
 mod status;
 #[cfg(test)]
@@ -28,6 +29,9 @@ struct Cli {
     /// Fill a new database with made-up patients, appointments and visits to try Carebook.
     #[arg(long)]
     demo: bool,
+    /// Print when the first frame is drawn and the peak memory, then exit (for benchmarks).
+    #[arg(long, hide = true)]
+    first_frame_probe: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -54,7 +58,7 @@ fn main() -> ExitCode {
             None => default_data_dir()?,
         };
         match cli.command {
-            None => gui::run(&dir, cli.demo),
+            None => gui::run(&dir, cli.demo, cli.first_frame_probe),
             Some(Command::Status) => status::run(&dir, &mut std::io::stdout()),
         }
     })();

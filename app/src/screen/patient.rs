@@ -234,10 +234,17 @@ impl PatientPage {
             } else {
                 format!("computer {}", &e.device_id[..e.device_id.len().min(6)])
             };
-            let change = if e.old_value.is_empty() && e.new_value.is_empty() {
-                e.field.clone()
-            } else {
-                format!("{}: {} → {}", e.field, e.old_value, e.new_value)
+            let label = |v: &str| {
+                if e.field == "status" && e.entity == "appointment" {
+                    appointments::Status::parse(v).to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            let change = match (e.old_value.is_empty(), e.new_value.is_empty()) {
+                (true, true) => e.field.clone(),
+                (true, false) => format!("{}: {}", e.field, label(&e.new_value)),
+                _ => format!("{}: {} → {}", e.field, label(&e.old_value), label(&e.new_value)),
             };
             past = past.push(
                 text(format!(

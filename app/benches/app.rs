@@ -1,0 +1,109 @@
+//! The desktop app's benchmark over 100,000 patients: search latency (word prefixes and text
+//! inside words), launch to first frame of the real program, and its peak memory. Prints
+//! `BENCH <name> <value>` lines. `APP_BENCH_PATIENTS` changes the number of patients.
+//!
+//! The window needs a display: the current `$DISPLAY`, or an Xvfb this benchmark starts.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use carebook_sync::clinic::{demo, search};
+use carebook_sync::store::{schema, Store};
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn timings(store: &Store, queries: &[&str], rounds: usize) -> Vec<f64> {
+    let db = store.reader().unwrap();
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        for q in queries {
+            let t = Instant::now();
+            let hits = search::search(&db, q, 50).unwrap();
+            out.push(t.elapsed().as_secs_f64() * 1000.0);
+            std::hint::black_box(hits);
+        }
+    }
+    out.sort_by(|a, b| a.total_cmp(b));
+    out
+}
+
+/// A display for the window: `$DISPLAY`, or a fresh Xvfb (kept alive by the returned child).
+fn display() -> Option<(String, Option<std::process::Child>)> {
+    if let Ok(d) = std::env::var("DISPLAY") {
+        return Some((d, None));
+    }
+    let d = ":87".to_string();
+    let child = Command::new("Xvfb")
+        .args([&d, "-screen", "0", "1280x860x24"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    std::thread::sleep(Duration::from_millis(800));
+    Some((d, Some(child)))
+}
+
+fn first_frame(dir: &std::path::Path, display: &str) -> Option<(f64, f64)> {
+    let t = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carebook"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--first-frame-probe")
+        .env("DISPLAY", display)
+        .env("ICED_BACKEND", "tiny-skia")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut ms = None;
+    let mut rss = None;
+    for line in BufReader::new(child.stdout.take()?).lines().map_while(Result::ok) {
+        if line == "first-frame" {
+            ms = Some(t.elapsed().as_secs_f64() * 1000.0);
+        } else if let Some(kb) = line.strip_prefix("peak-rss-kb ") {
+            rss = kb.parse::<f64>().ok().map(|k| k / 1024.0);
+        }
+    }
+    let _ = child.wait();
+    Some((ms?, rss?))
+}
+
+fn main() {
+    let n: usize = std::env::var("APP_BENCH_PATIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("carebook.db"), schema::CLINIC).unwrap();
+    let t = Instant::now();
+    demo::fill(&store.writer(), n, 11).unwrap();
+    println!("BENCH fill_patients_per_s {:.0}", n as f64 / t.elapsed().as_secs_f64());
+
+    let prefixes = ["o", "ok", "oka", "okafor", "ha", "hadd", "zo", "chen", "ki", "mü", "gar", "1984", "1984-03", "555", "+1 555 2", "C3", "am", "dub zo", "si", "佐"];
+    let sorted = timings(&store, &prefixes, 20);
+    println!("BENCH search_prefix_p50_ms {:.2}", percentile(&sorted, 0.5));
+    println!("BENCH search_prefix_p99_ms {:.2}", percentile(&sorted, 0.99));
+    let inner = ["kafo", "adda", "bois", "anak", "arcí", "uyễ", "ivier", "ossi", "ensa", "harm"];
+    let sorted = timings(&store, &inner, 20);
+    println!("BENCH search_substring_p50_ms {:.2}", percentile(&sorted, 0.5));
+    println!("BENCH search_substring_p99_ms {:.2}", percentile(&sorted, 0.99));
+    drop(store);
+
+    match display() {
+        Some((d, xvfb)) => {
+            // The first launch warms the page cache; report the best of three after it.
+            let runs: Vec<(f64, f64)> = (0..4).filter_map(|_| first_frame(tmp.path(), &d)).skip(1).collect();
+            if let Some(best) = runs.iter().map(|r| r.0).reduce(f64::min) {
+                println!("BENCH first_frame_ms {best:.0}");
+                let rss = runs.iter().map(|r| r.1).fold(0.0, f64::max);
+                println!("BENCH peak_rss_mb {rss:.1}");
+            } else {
+                eprintln!("note: the app did not report a first frame; no first_frame_ms / peak_rss_mb");
+            }
+            if let Some(mut x) = xvfb {
+                let _ = x.kill();
+            }
+        }
+        None => eprintln!("note: no display and no Xvfb; first_frame_ms and peak_rss_mb not measured"),
+    }
+}
