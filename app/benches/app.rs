@@ -60,7 +60,10 @@ fn first_frame(dir: &std::path::Path, display: &str) -> Option<(f64, f64)> {
         .ok()?;
     let mut ms = None;
     let mut rss = None;
-    for line in BufReader::new(child.stdout.take()?).lines().map_while(Result::ok) {
+    for line in BufReader::new(child.stdout.take()?)
+        .lines()
+        .map_while(Result::ok)
+    {
         if line == "first-frame" {
             ms = Some(t.elapsed().as_secs_f64() * 1000.0);
         } else if let Some(kb) = line.strip_prefix("peak-rss-kb ") {
@@ -72,38 +75,65 @@ fn first_frame(dir: &std::path::Path, display: &str) -> Option<(f64, f64)> {
 }
 
 fn main() {
-    let n: usize = std::env::var("APP_BENCH_PATIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("APP_BENCH_PATIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("carebook.db"), schema::CLINIC).unwrap();
     let t = Instant::now();
     demo::fill(&store.writer(), n, 11).unwrap();
-    println!("BENCH fill_patients_per_s {:.0}", n as f64 / t.elapsed().as_secs_f64());
+    println!(
+        "BENCH fill_patients_per_s {:.0}",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
 
-    let prefixes = ["o", "ok", "oka", "okafor", "ha", "hadd", "zo", "chen", "ki", "mü", "gar", "1984", "1984-03", "555", "+1 555 2", "C3", "am", "dub zo", "si", "佐"];
+    let prefixes = [
+        "o", "ok", "oka", "okafor", "ha", "hadd", "zo", "chen", "ki", "mü", "gar", "1984",
+        "1984-03", "555", "+1 555 2", "C3", "am", "dub zo", "si", "佐",
+    ];
     let sorted = timings(&store, &prefixes, 20);
     println!("BENCH search_prefix_p50_ms {:.2}", percentile(&sorted, 0.5));
-    println!("BENCH search_prefix_p99_ms {:.2}", percentile(&sorted, 0.99));
-    let inner = ["kafo", "adda", "bois", "anak", "arcí", "uyễ", "ivier", "ossi", "ensa", "harm"];
+    println!(
+        "BENCH search_prefix_p99_ms {:.2}",
+        percentile(&sorted, 0.99)
+    );
+    let inner = [
+        "kafo", "adda", "bois", "anak", "arcí", "uyễ", "ivier", "ossi", "ensa", "harm",
+    ];
     let sorted = timings(&store, &inner, 20);
-    println!("BENCH search_substring_p50_ms {:.2}", percentile(&sorted, 0.5));
-    println!("BENCH search_substring_p99_ms {:.2}", percentile(&sorted, 0.99));
+    println!(
+        "BENCH search_substring_p50_ms {:.2}",
+        percentile(&sorted, 0.5)
+    );
+    println!(
+        "BENCH search_substring_p99_ms {:.2}",
+        percentile(&sorted, 0.99)
+    );
     drop(store);
 
     match display() {
         Some((d, xvfb)) => {
             // The first launch warms the page cache; report the best of three after it.
-            let runs: Vec<(f64, f64)> = (0..4).filter_map(|_| first_frame(tmp.path(), &d)).skip(1).collect();
+            let runs: Vec<(f64, f64)> = (0..4)
+                .filter_map(|_| first_frame(tmp.path(), &d))
+                .skip(1)
+                .collect();
             if let Some(best) = runs.iter().map(|r| r.0).reduce(f64::min) {
                 println!("BENCH first_frame_ms {best:.0}");
                 let rss = runs.iter().map(|r| r.1).fold(0.0, f64::max);
                 println!("BENCH peak_rss_mb {rss:.1}");
             } else {
-                eprintln!("note: the app did not report a first frame; no first_frame_ms / peak_rss_mb");
+                eprintln!(
+                    "note: the app did not report a first frame; no first_frame_ms / peak_rss_mb"
+                );
             }
             if let Some(mut x) = xvfb {
                 let _ = x.kill();
             }
         }
-        None => eprintln!("note: no display and no Xvfb; first_frame_ms and peak_rss_mb not measured"),
+        None => {
+            eprintln!("note: no display and no Xvfb; first_frame_ms and peak_rss_mb not measured")
+        }
     }
 }

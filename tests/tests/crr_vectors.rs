@@ -195,6 +195,17 @@ fn one_site_scenario_matches() {
     assert_eq!(db_version(&db).to_string(), want_version[0]);
 }
 
+/// A fresh database with the vectors' patients table tracked and empty.
+fn empty_patients_db() -> carebook_sync::store::CrrConnection {
+    let db = memory_db();
+    db.execute_batch(
+        "create table patients(id text primary key not null, name text, age integer, note text);
+         select crsql_as_crr('patients');",
+    )
+    .unwrap();
+    db
+}
+
 fn patient_rows(db: &carebook_sync::store::CrrConnection) -> Vec<String> {
     let mut st = db
         .prepare("SELECT id, name, age, note FROM patients ORDER BY id")
@@ -224,12 +235,7 @@ fn two_site_scenario_matches() {
     assert_eq!(blocks.len(), 4, "two-site.txt has four expected blocks");
     let a = memory_db();
     run_one_site(&a);
-    let b = memory_db();
-    b.execute_batch(
-        "create table patients(id text primary key not null, name text, age integer, note text);
-         select crsql_as_crr('patients');",
-    )
-    .unwrap();
+    let b = empty_patients_db();
 
     // step 1: A -> B
     sync(&a, &b);
@@ -266,12 +272,7 @@ fn two_site_scenario_matches() {
 fn merging_the_same_batch_twice_changes_nothing() {
     let a = memory_db();
     run_one_site(&a);
-    let b = memory_db();
-    b.execute_batch(
-        "create table patients(id text primary key not null, name text, age integer, note text);
-         select crsql_as_crr('patients');",
-    )
-    .unwrap();
+    let b = empty_patients_db();
     sync(&a, &b);
     let version = db_version(&b);
     let changes = carebook_tests::change_set(&b);

@@ -244,7 +244,12 @@ impl PatientPage {
             let change = match (e.old_value.is_empty(), e.new_value.is_empty()) {
                 (true, true) => e.field.clone(),
                 (true, false) => format!("{}: {}", e.field, label(&e.new_value)),
-                _ => format!("{}: {} → {}", e.field, label(&e.old_value), label(&e.new_value)),
+                _ => format!(
+                    "{}: {} → {}",
+                    e.field,
+                    label(&e.old_value),
+                    label(&e.new_value)
+                ),
             };
             past = past.push(
                 text(format!(

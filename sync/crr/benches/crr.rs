@@ -11,6 +11,7 @@ use std::ops::Deref;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use carebook_sync::clinic::demo::{self, Rng};
 use carebook_sync::store::CrrConnection;
 use rusqlite::{params, Connection};
 
@@ -29,20 +30,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A deterministic stream of pseudo-random numbers (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
 }
 
 fn uuid(i: usize) -> String {
@@ -73,55 +60,22 @@ type Patient = (
     i64,
 );
 
+/// A made-up patient row (the demo generator's fields, with a bench-made id and chart number).
 fn patient(i: usize, rng: &mut Rng) -> Patient {
-    let given = rng.pick(&[
-        "Amina", "Björn", "Chloé", "Dmitri", "Eun-ji", "Farid", "Grace", "Hiroshi", "Ines", "José",
-    ]);
-    let family = rng.pick(&[
-        "Okafor",
-        "Lindqvist",
-        "Dubois",
-        "Ivanov",
-        "Kim",
-        "Haddad",
-        "Murphy",
-        "Tanaka",
-        "García",
-        "Silva",
-    ]);
+    let f = demo::patient(rng);
     (
         uuid(i),
-        format!("KX{:06}", i),
-        given.into(),
-        family.into(),
-        format!(
-            "19{:02}-{:02}-{:02}",
-            rng.next() % 100,
-            rng.next() % 12 + 1,
-            rng.next() % 28 + 1
-        ),
-        rng.pick(&["F", "M", "X"]).into(),
-        format!("+1 555 {:07}", rng.next() % 10_000_000),
-        format!(
-            "{}.{}@example.org",
-            given.to_lowercase(),
-            family.to_lowercase()
-        ),
-        format!("{} Elm Street, Springfield", rng.next() % 999),
-        format!(
-            "{} {} +1 555 {:07}",
-            rng.pick(&["Sam", "Alex", "Kai"]),
-            family,
-            rng.next() % 10_000_000
-        ),
-        rng.pick(&["", "penicillin", "latex", "peanuts"]).into(),
-        rng.pick(&[
-            "",
-            "prefers mornings",
-            "hard of hearing; speak clearly",
-            "interpreter: Arabic",
-        ])
-        .into(),
+        format!("KX{i:06}"),
+        f.given_name,
+        f.family_name,
+        f.date_of_birth,
+        f.sex,
+        f.phone,
+        f.email,
+        f.address,
+        f.emergency_contact,
+        f.allergies,
+        f.notes,
         1_700_000_000 + i as i64,
     )
 }
@@ -226,7 +180,7 @@ fn best(
 }
 
 fn fill(db: &Connection, n: usize, per_tx: usize) {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     for chunk in (0..n).collect::<Vec<_>>().chunks(per_tx) {
         db.execute_batch("BEGIN").unwrap();
         for &i in chunk {
@@ -419,7 +373,7 @@ fn main() {
         wire as f64 / changes.len() as f64
     );
 
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let rows: Vec<Patient> = (0..n).map(|i| patient(i, &mut rng)).collect();
     let replace = best(dir, &[Kind::Plain], 3, none, |db| {
         for chunk in rows.chunks(10_000 / 12) {

@@ -43,19 +43,21 @@ fn quoted(w: &str) -> String {
 const HIT: &str = "SELECT p.id, p.chart_no, p.given_name, p.family_name, p.date_of_birth, p.phone, p.allergies \
     FROM patients p WHERE p.rowid IN (SELECT rowid FROM {index} WHERE {index} MATCH ?1 LIMIT ?2) AND p.archived = 0";
 
+fn hit(r: &rusqlite::Row) -> rusqlite::Result<Hit> {
+    Ok(Hit {
+        id: r.get(0)?,
+        chart_no: r.get(1)?,
+        given_name: r.get(2)?,
+        family_name: r.get(3)?,
+        date_of_birth: r.get(4)?,
+        phone: r.get(5)?,
+        allergies: r.get(6)?,
+    })
+}
+
 fn run(db: &Connection, index: &str, expr: &str, cap: usize) -> Result<Vec<Hit>> {
     let mut st = db.prepare_cached(&HIT.replace("{index}", index))?;
-    let rows = st.query_map(rusqlite::params![expr, cap as i64], |r| {
-        Ok(Hit {
-            id: r.get(0)?,
-            chart_no: r.get(1)?,
-            given_name: r.get(2)?,
-            family_name: r.get(3)?,
-            date_of_birth: r.get(4)?,
-            phone: r.get(5)?,
-            allergies: r.get(6)?,
-        })
-    })?;
+    let rows = st.query_map(rusqlite::params![expr, cap as i64], hit)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -68,17 +70,7 @@ pub fn search(db: &Connection, query: &str, limit: usize) -> Result<Vec<Hit>> {
             "SELECT id, chart_no, given_name, family_name, date_of_birth, phone, allergies FROM patients \
              WHERE archived = 0 ORDER BY updated_at DESC LIMIT ?1",
         )?;
-        let rows = st.query_map([limit as i64], |r| {
-            Ok(Hit {
-                id: r.get(0)?,
-                chart_no: r.get(1)?,
-                given_name: r.get(2)?,
-                family_name: r.get(3)?,
-                date_of_birth: r.get(4)?,
-                phone: r.get(5)?,
-                allergies: r.get(6)?,
-            })
-        })?;
+        let rows = st.query_map([limit as i64], hit)?;
         return Ok(rows.collect::<rusqlite::Result<_>>()?);
     }
     // Gather a few screens' worth, then sort by name: sorting every match of a one-letter
