@@ -3,4 +3,6 @@
 //! Never depends on iced.
 
 pub mod clinic;
+pub mod proto;
+pub mod replica;
 pub mod store;

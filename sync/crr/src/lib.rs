@@ -77,6 +77,7 @@ fn init(raw: *mut sqlite3) -> Result<()> {
         ("crsql_internal_sync_bit", 0, sync_bit),
         ("crsql_pack_columns", -1, pack_columns),
         ("crsql_merge_changes", 1, merge_changes),
+        ("crsql_batch_db_version", 1, batch_db_version),
         ("crsql_export_changes", 1, export_changes),
         ("crsql_export_changes", 2, export_changes),
         ("crsql_export_changes", 3, export_changes),
@@ -346,5 +347,27 @@ fn export_changes(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_valu
         );
     }
     api::result_blob(ctx, &enc.finish());
+    Ok(())
+}
+
+/// `crsql_batch_db_version(batch)`: the highest db_version in a batch (0 when empty), so a
+/// sync protocol can acknowledge a batch without knowing its layout.
+fn batch_db_version(
+    _: &Conn,
+    ctx: *mut sqlite3_context,
+    args: &[*mut sqlite3_value],
+) -> Result<()> {
+    // SAFETY: live argument of this call.
+    let ValueRef::Blob(blob) = (unsafe { ValueRef::from_raw(args[0]) }) else {
+        return Err(Error::new(
+            "crsql_batch_db_version expects a change batch (a blob)",
+        ));
+    };
+    let mut d = batch::Decoder::new(blob)?;
+    let mut top = 0;
+    while let Some(c) = d.next_change()? {
+        top = top.max(c.db_version);
+    }
+    api::result_int64(ctx, top);
     Ok(())
 }
