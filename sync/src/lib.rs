@@ -2,7 +2,10 @@
 //! loaded, migrations), the clinic's records, and later replication, identity and backups.
 //! Never depends on iced.
 
+mod base32;
 pub mod clinic;
+pub mod identity;
+pub mod net;
 pub mod proto;
 pub mod replica;
 pub mod store;

@@ -4,15 +4,7 @@
 
 use rusqlite::Connection;
 
-/// Crockford's base 32: no I, L, O or U to confuse with 1, 0 or V.
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-fn value(c: char) -> Option<u32> {
-    ALPHABET
-        .iter()
-        .position(|a| *a as char == c.to_ascii_uppercase())
-        .map(|p| p as u32)
-}
+use crate::base32::{check_symbol, symbol};
 
 /// This computer's prefix: 20 bits of its site id in base 32.
 pub fn device_prefix(site_id: &[u8]) -> String {
@@ -21,26 +13,7 @@ pub fn device_prefix(site_id: &[u8]) -> String {
         .take(3)
         .fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
         >> 4;
-    (0..4)
-        .rev()
-        .map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
-        .collect()
-}
-
-/// The Luhn mod 32 check symbol over the symbols of `body` (dashes ignored).
-fn check_symbol(body: &str) -> Option<char> {
-    let mut sum = 0u32;
-    let symbols: Vec<u32> = body
-        .chars()
-        .filter(|c| *c != '-')
-        .map(value)
-        .collect::<Option<_>>()?;
-    for (i, v) in symbols.iter().rev().enumerate() {
-        let mut x = if i % 2 == 0 { v * 2 } else { *v };
-        x = x / 32 + x % 32;
-        sum += x;
-    }
-    Some(ALPHABET[((32 - sum % 32) % 32) as usize] as char)
+    (0..4).rev().map(|i| symbol(bits >> (i * 5))).collect()
 }
 
 /// A chart number from a prefix and a counter.
@@ -90,7 +63,11 @@ mod tests {
         assert!(is_valid(&n.to_lowercase()));
         // Every single-symbol change is caught.
         for (i, c) in n.char_indices().filter(|(_, c)| *c != '-') {
-            for a in ALPHABET.iter().map(|a| *a as char).filter(|a| *a != c) {
+            for a in crate::base32::ALPHABET
+                .iter()
+                .map(|a| *a as char)
+                .filter(|a| *a != c)
+            {
                 let mut typo = n.clone();
                 typo.replace_range(i..i + 1, &a.to_string());
                 if typo

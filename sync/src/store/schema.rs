@@ -149,18 +149,40 @@ CREATE TRIGGER patients_search_delete AFTER DELETE ON patients BEGIN
 END;
 ");
 
+/// The clinic's devices (see `net::roster`): replicated, so trust spreads and removals too.
+const V2: &str = "
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    address TEXT NOT NULL DEFAULT '',
+    added_at INTEGER NOT NULL DEFAULT 0,
+    revoked_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER removed_devices_stay_removed BEFORE UPDATE OF revoked_at ON devices
+    WHEN OLD.revoked_at != 0 AND NEW.revoked_at = 0 AND crsql_internal_sync_bit() = 0
+    BEGIN SELECT RAISE(ABORT, 'a removed device cannot be re-admitted; pair it again as a new device'); END;
+";
+
 /// All migrations, oldest first. Append; never edit one that has shipped.
-pub const CLINIC: &[Migration] = &[Migration {
-    version: 1,
-    sql: V1,
-    alters: &[],
-    track: &[
-        "staff",
-        "patients",
-        "appointments",
-        "visits",
-        "amendments",
-        "merges",
-        "history",
-    ],
-}];
+pub const CLINIC: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: V1,
+        alters: &[],
+        track: &[
+            "staff",
+            "patients",
+            "appointments",
+            "visits",
+            "amendments",
+            "merges",
+            "history",
+        ],
+    },
+    Migration {
+        version: 2,
+        sql: V2,
+        alters: &[],
+        track: &["devices"],
+    },
+];

@@ -1,0 +1,118 @@
+//! The clinic's devices: a replicated table, so a computer accepted by one member is known to
+//! all, and a removed (revoked) one is refused everywhere. The roster in memory is what the TLS
+//! verifiers consult during a handshake.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use rusqlite::{params, Connection};
+
+use crate::identity::DeviceId;
+
+/// What the roster says about a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Trusted,
+    Revoked,
+    Unknown,
+}
+
+/// A member of the clinic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: DeviceId,
+    pub name: String,
+    pub address: String,
+    pub revoked: bool,
+}
+
+/// Adds (or renames) a trusted device; never undoes a removal.
+pub fn add(db: &Connection, id: &DeviceId, name: &str, address: &str) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO devices(id, name, address, added_at, revoked_at) VALUES (?1, ?2, ?3, unixepoch(), 0)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name,
+             address = CASE WHEN excluded.address = '' THEN address ELSE excluded.address END",
+        params![id.to_text(), name, address],
+    )?;
+    Ok(())
+}
+
+/// Removes a device from the clinic (a stolen laptop): it is refused everywhere from now on.
+pub fn revoke(db: &Connection, id: &DeviceId) -> rusqlite::Result<bool> {
+    Ok(db.execute(
+        "UPDATE devices SET revoked_at = unixepoch() WHERE id = ?1 AND revoked_at = 0",
+        [id.to_text()],
+    )? == 1)
+}
+
+/// Every device on record.
+pub fn members(db: &Connection) -> rusqlite::Result<Vec<Member>> {
+    let mut st =
+        db.prepare_cached("SELECT id, name, address, revoked_at FROM devices ORDER BY name, id")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get::<_, i64>(3)? != 0,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, address, revoked) = row?;
+        // A malformed id (from a bad peer or a hand edit) trusts nobody.
+        if let Ok(id) = DeviceId::parse(&id) {
+            out.push(Member {
+                id,
+                name,
+                address,
+                revoked,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The roster held in memory for handshakes.
+#[derive(Debug, Default)]
+pub struct Roster {
+    members: RwLock<HashMap<DeviceId, Member>>,
+}
+
+impl Roster {
+    /// Reloads from the database; returns the devices that were trusted and are now revoked.
+    pub fn refresh(&self, db: &Connection) -> rusqlite::Result<Vec<DeviceId>> {
+        let fresh: HashMap<DeviceId, Member> =
+            members(db)?.into_iter().map(|m| (m.id, m)).collect();
+        let mut members = self.members.write().unwrap_or_else(|p| p.into_inner());
+        let newly_revoked = fresh
+            .values()
+            .filter(|m| m.revoked && members.get(&m.id).is_some_and(|old| !old.revoked))
+            .map(|m| m.id)
+            .collect();
+        *members = fresh;
+        Ok(newly_revoked)
+    }
+
+    pub fn verdict(&self, id: &DeviceId) -> Verdict {
+        match self
+            .members
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            Some(m) if m.revoked => Verdict::Revoked,
+            Some(_) => Verdict::Trusted,
+            None => Verdict::Unknown,
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<Member> {
+        self.members
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,214 @@
+//! Three computers on 127.0.0.1 over real TLS with real certificates: trust spreads through the
+//! replicated roster (two pairings connect three computers), records converge, and unpaired
+//! or removed devices, wrong IDs and plain TCP are refused while the node keeps serving.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use carebook_sync::identity::{DeviceId, Identity};
+use carebook_sync::net::node::Node;
+use carebook_sync::net::roster::{self, Verdict};
+use carebook_sync::store::{schema, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Computer {
+    _dir: tempfile::TempDir,
+    node: Arc<Node>,
+    addr: SocketAddr,
+}
+
+impl Computer {
+    async fn start(name: &str) -> Computer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap());
+        let identity = Identity::load_or_create(dir.path()).unwrap();
+        let node = Node::new(identity, store, name).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(node.clone().listen(listener));
+        tokio::spawn(node.clone().maintain());
+        Computer {
+            _dir: dir,
+            node,
+            addr,
+        }
+    }
+
+    fn id(&self) -> DeviceId {
+        self.node.identity.id
+    }
+
+    /// The local half of pairing: trust `other` (both sides must do it).
+    async fn trust(&self, other: &Computer, name: &str) {
+        roster::add(
+            &self.node.store.writer(),
+            &other.id(),
+            name,
+            &other.addr.to_string(),
+        )
+        .unwrap();
+        self.node.refresh_roster().await.unwrap();
+    }
+
+    fn stay_connected(&self, other: &Computer) {
+        tokio::spawn(self.node.clone().keep_connected(other.addr, other.id()));
+    }
+
+    fn write(&self, id: &str, family: &str) {
+        self.node
+            .store
+            .writer()
+            .execute(
+                "INSERT INTO patients(id, family_name, date_of_birth) VALUES (?1, ?2, '1980-01-01')
+                 ON CONFLICT(id) DO UPDATE SET family_name = excluded.family_name",
+                [id, family],
+            )
+            .unwrap();
+        self.node.local_change();
+    }
+
+    fn family(&self, id: &str) -> Option<String> {
+        self.node
+            .store
+            .writer()
+            .query_row(
+                "SELECT family_name FROM patients WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .ok()
+    }
+}
+
+async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_computers_pair_converge_and_refuse_strangers() {
+    let (a, b, c) = (
+        Computer::start("Front desk").await,
+        Computer::start("Doctor").await,
+        Computer::start("Laptop").await,
+    );
+    // Two pairings: B with A, C with A.
+    a.trust(&b, "Doctor").await;
+    b.trust(&a, "Front desk").await;
+    a.trust(&c, "Laptop").await;
+    c.trust(&a, "Front desk").await;
+    b.stay_connected(&a);
+    c.stay_connected(&a);
+
+    a.write("p1", "Okafor");
+    eventually("A's record on B and C", || {
+        b.family("p1").is_some() && c.family("p1").is_some()
+    })
+    .await;
+    // Trust spread: B learned of C through A's roster, and can talk to C directly.
+    eventually("B trusts C", || {
+        b.node.roster.verdict(&c.id()) == Verdict::Trusted
+    })
+    .await;
+    eventually("C trusts B", || {
+        c.node.roster.verdict(&b.id()) == Verdict::Trusted
+    })
+    .await;
+    b.stay_connected(&c);
+    b.write("p2", "Tanaka");
+    c.write("p3", "Silva");
+    eventually("all three hold all records", || {
+        [&a, &b, &c]
+            .iter()
+            .all(|x| x.family("p2").is_some() && x.family("p3").is_some())
+    })
+    .await;
+
+    // Strangers are refused, with the node still serving its real peers afterwards.
+    let stranger_dir = tempfile::tempdir().unwrap();
+    let stranger_store =
+        Arc::new(Store::open(&stranger_dir.path().join("x.db"), schema::CLINIC).unwrap());
+    let stranger = Node::new(
+        Identity::load_or_create(stranger_dir.path()).unwrap(),
+        stranger_store,
+        "Stranger",
+    )
+    .unwrap();
+    stranger.roster_trust_for_test(&a);
+    assert!(
+        stranger.dial(a.addr, a.id()).await.is_err(),
+        "an unpaired certificate is refused"
+    );
+    assert!(
+        b.node.dial(a.addr, c.id()).await.is_err(),
+        "a wrong device ID is refused"
+    );
+    let mut plain = TcpStream::connect(a.addr).await.unwrap();
+    plain.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), plain.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert!(
+        n == 0 || !buf[..n].starts_with(b"HTTP"),
+        "plain TCP gets no service"
+    );
+    a.write("p1", "Okafor-Mensah");
+    eventually("A still serves B and C", || {
+        b.family("p1").as_deref() == Some("Okafor-Mensah")
+            && c.family("p1").as_deref() == Some("Okafor-Mensah")
+    })
+    .await;
+
+    // A stolen laptop: removed on A, refused everywhere, its sessions cut.
+    roster::revoke(&a.node.store.writer(), &c.id()).unwrap();
+    a.node.local_change();
+    a.node.refresh_roster().await.unwrap();
+    eventually("B learns C was removed", || {
+        b.node.roster.verdict(&c.id()) == Verdict::Revoked
+    })
+    .await;
+    a.write("p4", "Secret");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        c.family("p4"),
+        None,
+        "nothing more reaches the removed device"
+    );
+    assert!(
+        c.node.dial(a.addr, a.id()).await.is_err(),
+        "and it cannot come back"
+    );
+    assert_eq!(
+        b.family("p4").as_deref(),
+        Some("Secret"),
+        "the others carry on"
+    );
+    let err = b
+        .node
+        .store
+        .writer()
+        .execute("UPDATE devices SET revoked_at = 0", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot be re-admitted"), "{err}");
+}
+
+/// A stranger that knows A's ID (so its client side would accept A) but A never paired it.
+trait StrangerTrust {
+    fn roster_trust_for_test(&self, a: &Computer);
+}
+
+impl StrangerTrust for Arc<Node> {
+    fn roster_trust_for_test(&self, a: &Computer) {
+        roster::add(&self.store.writer(), &a.id(), "A", "").unwrap();
+        self.roster.refresh(&self.store.writer()).unwrap();
+    }
+}
