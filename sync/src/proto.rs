@@ -28,6 +28,10 @@ pub enum Msg {
         protocol: u32,
         schema: u32,
         site_id: Vec<u8>,
+        /// The computer's name, shown in pairing prompts ("Front desk").
+        name: String,
+        /// The port it listens on (0 if it does not), so it can be dialled back.
+        port: u16,
     },
     /// "Send me what you have after this db_version of yours" (the receiver's watermark).
     Pull { since: i64 },

@@ -108,9 +108,17 @@ fn merge(c: &Connection, batch: &[u8], peer: &[u8], upto: i64) -> rusqlite::Resu
 
 /// Runs a session until the peer leaves or something goes wrong. `local` is signalled after
 /// local commits, so they go out at once.
+/// How this computer introduces itself in its hello.
+#[derive(Debug, Clone, Default)]
+pub struct Intro {
+    pub name: String,
+    pub port: u16,
+}
+
 pub async fn run<T: AsyncRead + AsyncWrite>(
     io: T,
     store: Arc<Store>,
+    intro: Intro,
     mut local: watch::Receiver<()>,
 ) -> Result<(), ReplicaError> {
     let (mut rx, mut tx) = proto::split(io);
@@ -124,6 +132,8 @@ pub async fn run<T: AsyncRead + AsyncWrite>(
         protocol: PROTOCOL,
         schema,
         site_id: me,
+        name: intro.name,
+        port: intro.port,
     })
     .await?;
     let peer = match timeout(SILENCE, rx.recv()).await {
@@ -145,6 +155,7 @@ pub async fn run<T: AsyncRead + AsyncWrite>(
             }
             site_id
         }
+        Ok(Ok(Msg::Bye { reason })) => return Err(ReplicaError::Bye(reason)),
         Ok(Ok(_)) => return Err(ReplicaError::OutOfTurn("a message before its hello")),
     };
     let p = peer.clone();

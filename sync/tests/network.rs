@@ -132,20 +132,13 @@ async fn three_computers_pair_converge_and_refuse_strangers() {
     .await;
 
     // Strangers are refused, with the node still serving its real peers afterwards.
-    let stranger_dir = tempfile::tempdir().unwrap();
-    let stranger_store =
-        Arc::new(Store::open(&stranger_dir.path().join("x.db"), schema::CLINIC).unwrap());
-    let stranger = Node::new(
-        Identity::load_or_create(stranger_dir.path()).unwrap(),
-        stranger_store,
-        "Stranger",
-    )
-    .unwrap();
-    stranger.roster_trust_for_test(&a);
+    let stranger = Computer::start("Stranger").await;
+    stranger.trust(&a, "A").await;
     assert!(
-        stranger.dial(a.addr, a.id()).await.is_err(),
-        "an unpaired certificate is refused"
+        stranger.node.dial(a.addr, a.id()).await.is_err(),
+        "an unpaired certificate gets no session"
     );
+    assert_eq!(stranger.family("p1"), None, "and no records");
     assert!(
         b.node.dial(a.addr, c.id()).await.is_err(),
         "a wrong device ID is refused"
@@ -201,14 +194,36 @@ async fn three_computers_pair_converge_and_refuse_strangers() {
     assert!(err.to_string().contains("cannot be re-admitted"), "{err}");
 }
 
-/// A stranger that knows A's ID (so its client side would accept A) but A never paired it.
-trait StrangerTrust {
-    fn roster_trust_for_test(&self, a: &Computer);
-}
-
-impl StrangerTrust for Arc<Node> {
-    fn roster_trust_for_test(&self, a: &Computer) {
-        roster::add(&self.store.writer(), &a.id(), "A", "").unwrap();
-        self.roster.refresh(&self.store.writer()).unwrap();
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairing_needs_both_sides_to_accept() {
+    let (a, d) = (
+        Computer::start("Front desk").await,
+        Computer::start("New laptop").await,
+    );
+    a.write("p1", "Okafor");
+    // D's person confirmed A's ID (typed or scanned): D trusts A and asks to join.
+    d.trust(&a, "Front desk").await;
+    let err = d.node.dial(a.addr, a.id()).await.unwrap_err();
+    assert!(err.to_string().contains("accept this computer"), "{err}");
+    assert_eq!(d.family("p1"), None, "no records before A accepts");
+    let requests = roster::requests(&a.node.store.writer()).unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        (requests[0].id, requests[0].name.as_str()),
+        (d.id(), "New laptop")
+    );
+    assert_eq!(
+        requests[0].address,
+        d.addr.to_string(),
+        "the address D listens on"
+    );
+    // A's person accepts D; from now on they replicate.
+    assert!(roster::accept(&a.node.store.writer(), &d.id()).unwrap());
+    a.node.refresh_roster().await.unwrap();
+    d.stay_connected(&a);
+    eventually("A's records reach D", || d.family("p1").is_some()).await;
+    assert!(roster::requests(&a.node.store.writer()).unwrap().is_empty());
+    // A dials D back at the address from the request (the maintain loop does so by itself).
+    d.write("p9", "From the laptop");
+    eventually("D's record reaches A", || a.family("p9").is_some()).await;
 }

@@ -52,8 +52,18 @@ async fn two_computers_catch_up_and_stay_in_sync() {
     let (pipe_a, pipe_b) = tokio::io::duplex(1 << 16);
     let (nudge_a, seen_a) = watch::channel(());
     let (_nudge_b, seen_b) = watch::channel(());
-    let sa = tokio::spawn(replica::run(pipe_a, a.clone(), seen_a));
-    let sb = tokio::spawn(replica::run(pipe_b, b.clone(), seen_b));
+    let sa = tokio::spawn(replica::run(
+        pipe_a,
+        a.clone(),
+        replica::Intro::default(),
+        seen_a,
+    ));
+    let sb = tokio::spawn(replica::run(
+        pipe_b,
+        b.clone(),
+        replica::Intro::default(),
+        seen_b,
+    ));
 
     eventually("B caught up with A's 600 patients", || {
         count(&b, "patients") == 600
@@ -116,7 +126,12 @@ async fn garbage_from_a_peer_ends_the_session_and_changes_nothing() {
         .unwrap();
     let (pipe_a, pipe_x) = tokio::io::duplex(1 << 16);
     let (_n, seen) = watch::channel(());
-    let session = tokio::spawn(replica::run(pipe_a, a.clone(), seen));
+    let session = tokio::spawn(replica::run(
+        pipe_a,
+        a.clone(),
+        replica::Intro::default(),
+        seen,
+    ));
     let (_keep_open, mut raw) = tokio::io::split(pipe_x);
     raw.write_all(&[0, 0, 0, 4, 0xde, 0xad, 0xbe, 0xef])
         .await
@@ -139,12 +154,19 @@ async fn a_peer_of_another_protocol_version_is_refused_with_a_reason() {
     let a = store(&dir, "a.db");
     let (pipe_a, pipe_x) = tokio::io::duplex(1 << 16);
     let (_n, seen) = watch::channel(());
-    let session = tokio::spawn(replica::run(pipe_a, a.clone(), seen));
+    let session = tokio::spawn(replica::run(
+        pipe_a,
+        a.clone(),
+        replica::Intro::default(),
+        seen,
+    ));
     let (mut rx, mut tx) = proto::split(pipe_x);
     tx.send(Msg::Hello {
         protocol: 99,
         schema: 1,
         site_id: vec![7; 16],
+        name: "X".into(),
+        port: 0,
     })
     .await
     .unwrap();
@@ -160,12 +182,19 @@ async fn an_acknowledgement_for_nothing_sent_is_refused() {
     let a = store(&dir, "a.db");
     let (pipe_a, pipe_x) = tokio::io::duplex(1 << 16);
     let (_n, seen) = watch::channel(());
-    let session = tokio::spawn(replica::run(pipe_a, a.clone(), seen));
+    let session = tokio::spawn(replica::run(
+        pipe_a,
+        a.clone(),
+        replica::Intro::default(),
+        seen,
+    ));
     let (mut rx, mut tx) = proto::split(pipe_x);
     tx.send(Msg::Hello {
         protocol: proto::PROTOCOL,
         schema: 1,
         site_id: vec![7; 16],
+        name: "X".into(),
+        port: 0,
     })
     .await
     .unwrap();

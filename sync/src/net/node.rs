@@ -1,9 +1,10 @@
-//! A running node: listens for paired devices, keeps connections to known peers (retrying with
-//! exponential backoff and jitter), runs a replication session on each, refreshes the roster as
-//! it replicates, and ends the sessions of devices that get removed. Every refused connection
-//! is logged with its reason; a bad peer never stops the node serving the others.
+//! A running node: listens for paired devices, keeps connections to every known member
+//! (retrying with exponential backoff and jitter), runs a replication session on each,
+//! refreshes the roster as it replicates, ends the sessions of devices that get removed, and
+//! records the pairing requests of unknown devices (which carry no records). Every refused
+//! connection is logged with its reason; a bad peer never stops the node serving the others.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +19,8 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use super::roster::{self, Roster, Verdict};
 use super::tls;
 use crate::identity::{DeviceId, Identity};
-use crate::replica::{self, ReplicaError};
+use crate::proto::{self, Msg};
+use crate::replica::{self, Intro, ReplicaError};
 use crate::store::Store;
 
 const CONNECT: Duration = Duration::from_secs(5);
@@ -44,6 +46,8 @@ pub enum NodeError {
     Store(String),
     #[error("the session was ended: {0}")]
     Ended(&'static str),
+    #[error("waiting for the other computer to accept this one")]
+    AwaitingAcceptance,
 }
 
 /// This computer on the clinic's network.
@@ -51,8 +55,14 @@ pub struct Node {
     pub identity: Arc<Identity>,
     pub store: Arc<Store>,
     pub roster: Arc<Roster>,
+    intro: Mutex<Intro>,
     changed: watch::Sender<()>,
     sessions: Mutex<HashMap<DeviceId, Vec<AbortHandle>>>,
+    dialling: Mutex<HashSet<DeviceId>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl std::fmt::Debug for Node {
@@ -79,9 +89,41 @@ impl Node {
             identity: Arc::new(identity),
             store,
             roster,
+            intro: Mutex::new(Intro {
+                name: name.to_string(),
+                port: 0,
+            }),
             changed: watch::channel(()).0,
             sessions: Mutex::new(HashMap::new()),
+            dialling: Mutex::new(HashSet::new()),
         }))
+    }
+
+    /// Runs database work on the blocking pool.
+    async fn with_db<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, NodeError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store.writer()))
+            .await
+            .map_err(|e| NodeError::Store(e.to_string()))?
+            .map_err(|e| NodeError::Store(e.to_string()))
+    }
+
+    /// Notes how a peer's sessions go, for `carebook peers` and the Peers screen.
+    async fn status(&self, peer: DeviceId, state: &'static str, detail: String) {
+        let r = self
+            .with_db(move |db| {
+                db.execute(
+                    "INSERT OR REPLACE INTO peer_status(id, state, last_contact, detail) VALUES (?1, ?2, unixepoch(), ?3)",
+                    rusqlite::params![peer.to_text(), state, detail],
+                )
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!("could not record peer status: {e}");
+        }
     }
 
     /// Tells the sessions that local commits are waiting to go out.
@@ -111,11 +153,27 @@ impl Node {
         Ok(())
     }
 
-    /// Keeps the roster current while the node runs (it changes as the devices table merges).
+    /// Keeps the roster current while the node runs (it changes as the devices table merges),
+    /// and keeps a connection to every trusted member whose address is known.
     pub async fn maintain(self: Arc<Self>) {
         loop {
             if let Err(e) = self.refresh_roster().await {
                 tracing::warn!("could not refresh the device roster: {e}");
+            }
+            for m in self.roster.snapshot() {
+                if m.revoked || m.id == self.identity.id || m.address.is_empty() {
+                    continue;
+                }
+                let Ok(addr) = m.address.parse::<SocketAddr>() else {
+                    continue;
+                };
+                if lock(&self.dialling).insert(m.id) {
+                    let node = self.clone();
+                    tokio::spawn(async move {
+                        node.clone().keep_connected(addr, m.id).await;
+                        lock(&node.dialling).remove(&m.id);
+                    });
+                }
             }
             tokio::time::sleep(ROSTER_REFRESH).await;
         }
@@ -123,11 +181,12 @@ impl Node {
 
     /// Accepts connections until the listener fails.
     pub async fn listen(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+        lock(&self.intro).port = listener.local_addr()?.port();
         loop {
             let (tcp, addr) = listener.accept().await?;
             let node = self.clone();
             tokio::spawn(async move {
-                match node.incoming(tcp).await {
+                match node.incoming(tcp, addr).await {
                     Ok(()) => tracing::info!(%addr, "session ended"),
                     Err(e) => tracing::warn!(%addr, "connection refused or ended: {e}"),
                 }
@@ -135,14 +194,51 @@ impl Node {
         }
     }
 
-    async fn incoming(self: &Arc<Self>, tcp: TcpStream) -> Result<(), NodeError> {
+    async fn incoming(self: &Arc<Self>, tcp: TcpStream, from: SocketAddr) -> Result<(), NodeError> {
         let acceptor = TlsAcceptor::from(tls::server(&self.identity, self.roster.clone())?);
         let stream = timeout(HANDSHAKE, acceptor.accept(tcp))
             .await
             .map_err(|_| NodeError::Timeout("the TLS handshake"))??;
         let peer =
             tls::peer_id(stream.get_ref().1.peer_certificates()).ok_or(NodeError::NoCertificate)?;
+        if self.roster.verdict(&peer) == Verdict::Unknown {
+            return self.pairing_request(peer, stream, from).await;
+        }
         self.session(peer, stream).await
+    }
+
+    /// An unknown device finished the handshake: record its request to join (its name and the
+    /// address it listens on) and tell it to wait. No records flow.
+    async fn pairing_request<T: AsyncRead + AsyncWrite>(
+        &self,
+        peer: DeviceId,
+        io: T,
+        from: SocketAddr,
+    ) -> Result<(), NodeError> {
+        let (mut rx, mut tx) = proto::split(io);
+        let hello = timeout(HANDSHAKE, rx.recv())
+            .await
+            .map_err(|_| NodeError::Timeout("the pairing request"))?
+            .map_err(ReplicaError::from)?;
+        let Msg::Hello { name, port, .. } = hello else {
+            return Err(ReplicaError::OutOfTurn("a message before its hello").into());
+        };
+        let name: String = name.chars().filter(|c| !c.is_control()).take(60).collect();
+        let address = if port == 0 {
+            String::new()
+        } else {
+            SocketAddr::new(from.ip(), port).to_string()
+        };
+        self.with_db(move |db| roster::request(db, &peer, &name, &address))
+            .await?;
+        tracing::info!(device = %peer.short(), "pairing request recorded; waiting for someone to accept it");
+        let me = lock(&self.intro).name.clone();
+        let _ = tx
+            .send(Msg::Bye {
+                reason: format!("waiting for someone at {me} to accept this computer"),
+            })
+            .await;
+        Err(NodeError::AwaitingAcceptance)
     }
 
     /// Connects to the device `expect` at `addr` and replicates until the session ends.
@@ -171,31 +267,39 @@ impl Node {
         if self.roster.verdict(&peer) != Verdict::Trusted {
             return Err(NodeError::Ended("the device is not trusted"));
         }
+        let intro = lock(&self.intro).clone();
         let task = tokio::spawn(replica::run(
             io,
             self.store.clone(),
+            intro,
             self.changed.subscribe(),
         ));
         let handle = task.abort_handle();
-        self.sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        lock(&self.sessions)
             .entry(peer)
             .or_default()
             .push(handle.clone());
+        self.status(peer, "connected", String::new()).await;
         let result = task.await;
-        if let Some(list) = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(&peer)
-        {
+        if let Some(list) = lock(&self.sessions).get_mut(&peer) {
             list.retain(|h| h.id() != handle.id());
         }
-        match result {
+        let result = match result {
             Ok(r) => r.map_err(NodeError::from),
             Err(_) => Err(NodeError::Ended("the device was removed from the clinic")),
+        };
+        let still_connected = lock(&self.sessions)
+            .get(&peer)
+            .is_some_and(|l| !l.is_empty());
+        if !still_connected {
+            let detail = result
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            self.status(peer, "offline", detail).await;
         }
+        result
     }
 
     /// Keeps a connection to a peer: redials after every end, waiting longer after quick
@@ -206,6 +310,14 @@ impl Node {
             if self.roster.verdict(&peer) == Verdict::Revoked {
                 tracing::info!(device = %peer.short(), "not dialling a removed device");
                 return;
+            }
+            if lock(&self.sessions)
+                .get(&peer)
+                .is_some_and(|l| !l.is_empty())
+            {
+                // It called us already; one session is enough.
+                tokio::time::sleep(BACKOFF_MAX / 10).await;
+                continue;
             }
             let started = tokio::time::Instant::now();
             if let Err(e) = self.dial(addr, peer).await {

@@ -116,3 +116,60 @@ impl Roster {
             .collect()
     }
 }
+
+/// A device asking to join (recorded when it connects; shown for a person to accept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub id: DeviceId,
+    pub name: String,
+    pub address: String,
+    pub at: i64,
+}
+
+/// The most pending requests kept (the oldest go first), so strangers cannot fill the disk.
+const MAX_REQUESTS: i64 = 20;
+
+/// Records (or refreshes) a pairing request.
+pub fn request(db: &Connection, id: &DeviceId, name: &str, address: &str) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT OR REPLACE INTO pair_requests(id, name, address, at) VALUES (?1, ?2, ?3, unixepoch())",
+        params![id.to_text(), name, address],
+    )?;
+    db.execute(
+        "DELETE FROM pair_requests WHERE id NOT IN (SELECT id FROM pair_requests ORDER BY at DESC LIMIT ?1)",
+        [MAX_REQUESTS],
+    )?;
+    Ok(())
+}
+
+/// Pending requests, newest first.
+pub fn requests(db: &Connection) -> rusqlite::Result<Vec<Request>> {
+    let mut st =
+        db.prepare_cached("SELECT id, name, address, at FROM pair_requests ORDER BY at DESC")?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, address, at) = row?;
+        if let Ok(id) = DeviceId::parse(&id) {
+            out.push(Request {
+                id,
+                name,
+                address,
+                at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Accepts a pending request: the device joins the clinic. False if there was no request.
+pub fn accept(db: &Connection, id: &DeviceId) -> rusqlite::Result<bool> {
+    let Some(r) = requests(db)?.into_iter().find(|r| r.id == *id) else {
+        return Ok(false);
+    };
+    add(db, id, &r.name, &r.address)?;
+    db.execute("DELETE FROM pair_requests WHERE id = ?1", [id.to_text()])?;
+    Ok(true)
+}

@@ -1,6 +1,8 @@
-//! TLS 1.3 only, both sides authenticated, and no certificate authorities: a server accepts
-//! exactly the device IDs its roster trusts, and a client accepts exactly the one ID it dials.
-//! Signatures in the handshake are still checked against the presented certificate.
+//! TLS 1.3 only, both sides authenticated, and no certificate authorities: a client accepts
+//! exactly the one device ID it dials; a server accepts the IDs its roster trusts, refuses
+//! removed ones, and lets an unknown one finish the handshake only so that it can ask to pair
+//! (the node then records the request and carries no records). Handshake signatures are
+//! always checked against the presented certificate.
 
 use std::sync::Arc;
 
@@ -38,7 +40,7 @@ fn schemes() -> Vec<SignatureScheme> {
         .supported_schemes()
 }
 
-/// Accepts clients whose device ID the roster trusts.
+/// Accepts clients the roster trusts, and unknown ones (for a pairing request only).
 #[derive(Debug)]
 struct RosterClients(Arc<Roster>);
 
@@ -55,13 +57,10 @@ impl ClientCertVerifier for RosterClients {
     ) -> Result<ClientCertVerified, Error> {
         let id = DeviceId::of_certificate(end_entity);
         match self.0.verdict(&id) {
-            Verdict::Trusted => Ok(ClientCertVerified::assertion()),
+            // An unknown device may only ask to pair; the node gives it nothing else.
+            Verdict::Trusted | Verdict::Unknown => Ok(ClientCertVerified::assertion()),
             Verdict::Revoked => Err(Error::General(format!(
                 "device {} was removed from this clinic",
-                id.short()
-            ))),
-            Verdict::Unknown => Err(Error::General(format!(
-                "device {} is not paired with this clinic",
                 id.short()
             ))),
         }

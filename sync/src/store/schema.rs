@@ -158,6 +158,19 @@ CREATE TABLE devices (
     added_at INTEGER NOT NULL DEFAULT 0,
     revoked_at INTEGER NOT NULL DEFAULT 0
 );
+-- Local only (not replicated): devices asking to join, and how each peer's sessions go.
+CREATE TABLE pair_requests (
+    id TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    address TEXT NOT NULL DEFAULT '',
+    at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE peer_status (
+    id TEXT PRIMARY KEY NOT NULL,
+    state TEXT NOT NULL DEFAULT 'offline',
+    last_contact INTEGER NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT ''
+);
 CREATE TRIGGER removed_devices_stay_removed BEFORE UPDATE OF revoked_at ON devices
     WHEN OLD.revoked_at != 0 AND NEW.revoked_at = 0 AND crsql_internal_sync_bit() = 0
     BEGIN SELECT RAISE(ABORT, 'a removed device cannot be re-admitted; pair it again as a new device'); END;
