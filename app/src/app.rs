@@ -311,9 +311,7 @@ impl App {
                 Task::batch([self.load_staff(), self.load_route()])
             }
             Message::Tick => self.runner.spawn(|store| {
-                let v = store
-                    .writer()
-                    .query_row("SELECT crsql_db_version()", [], |r| r.get::<_, i64>(0));
+                let v = carebook_sync::store::db_version(&store.writer());
                 v.map(Message::Version)
                     .unwrap_or_else(|e| Message::Failed(e.to_string()))
             }),

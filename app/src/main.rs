@@ -1,6 +1,7 @@
 //! The `carebook` program: parses arguments, then opens the desktop window (the default) or
 //! runs a headless command.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod app;
 mod backend;
+mod cli;
 mod gui;
 mod probe;
 mod screen;
@@ -40,6 +42,32 @@ struct Cli {
 enum Command {
     /// Open the local database (creating it if needed) and print what it holds.
     Status,
+    /// Run without a window, keeping this computer in sync with the clinic's others.
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "0.0.0.0:7462")]
+        listen: SocketAddr,
+        /// This computer's name, shown to the others (default: the host name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print this computer's device ID (read it to the person at the other computer).
+    Id,
+    /// List the clinic's computers, how each is connected, and who asks to join.
+    Peers,
+    /// Join the clinic through the computer at ADDRESS whose device ID is ID.
+    Pair {
+        address: SocketAddr,
+        /// The device ID shown on that computer's screen.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Accept a computer that asked to join.
+    Accept { id: String },
+    /// Remove a computer from the clinic (lost or stolen); every member refuses it.
+    Remove { id: String },
 }
 
 /// The default data folder: ~/.local/share/carebook, %APPDATA%\Carebook, ~/Library/Application
@@ -52,18 +80,33 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAREBOOK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     let result = (|| {
         let dir = match cli.data_dir {
             Some(d) => d,
             None => default_data_dir()?,
         };
+        let done = |r: anyhow::Result<()>| r.map(|()| cli::Outcome::Done);
         match cli.command {
-            None => gui::run(&dir, cli.demo, cli.first_frame_probe),
-            Some(Command::Status) => status::run(&dir, &mut std::io::stdout()),
+            None => done(gui::run(&dir, cli.demo, cli.first_frame_probe)),
+            Some(Command::Status) => done(status::run(&dir, &mut std::io::stdout())),
+            Some(Command::Serve { listen, name }) => cli::serve(&dir, listen, name),
+            Some(Command::Id) => cli::id(&dir),
+            Some(Command::Peers) => cli::peers(&dir),
+            Some(Command::Pair { address, id, name }) => cli::pair(&dir, address, &id, name),
+            Some(Command::Accept { id }) => cli::accept(&dir, &id),
+            Some(Command::Remove { id }) => cli::remove(&dir, &id),
         }
     })();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(cli::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(cli::Outcome::NotFound) => ExitCode::from(3),
         Err(e) => {
             eprintln!("carebook: {e:#}");
             ExitCode::FAILURE

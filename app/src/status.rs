@@ -17,13 +17,9 @@ pub fn run(dir: &Path, out: &mut impl Write) -> anyhow::Result<()> {
     let store = Store::open(&path, schema::CLINIC)
         .with_context(|| format!("opening the database {}", path.display()))?;
     let db = store.writer();
-    let site: Vec<u8> = db.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
-    let version: i64 = db.query_row("SELECT crsql_db_version()", [], |r| r.get(0))?;
-    let patients: i64 = db.query_row(
-        "SELECT count(*) FROM patients WHERE archived = 0",
-        [],
-        |r| r.get(0),
-    )?;
+    let site = carebook_sync::store::site_id(&db)?;
+    let version = carebook_sync::store::db_version(&db)?;
+    let patients = carebook_sync::clinic::patients::count_active(&db)?;
     let schema: u32 = carebook_sync::store::current_version(&db)?;
     writeln!(out, "Carebook {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "database:       {}", path.display())?;

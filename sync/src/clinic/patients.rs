@@ -182,6 +182,15 @@ fn from_row(r: &Row) -> rusqlite::Result<Patient> {
     })
 }
 
+/// How many patients are on file (not archived).
+pub fn count_active(db: &Connection) -> Result<i64> {
+    Ok(db.query_row(
+        "SELECT count(*) FROM patients WHERE archived = 0",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// One patient by id.
 pub fn get(db: &Connection, id: &str) -> Result<Patient> {
     db.prepare_cached(&format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"))?

@@ -126,6 +126,12 @@ impl Node {
         }
     }
 
+    /// The port this computer listens on, announced in hellos (set by `listen`, or by a
+    /// command that runs beside a listening `serve`).
+    pub fn set_port(&self, port: u16) {
+        lock(&self.intro).port = port;
+    }
+
     /// Tells the sessions that local commits are waiting to go out.
     pub fn local_change(&self) {
         self.changed.send_replace(());

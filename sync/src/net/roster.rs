@@ -173,3 +173,39 @@ pub fn accept(db: &Connection, id: &DeviceId) -> rusqlite::Result<bool> {
     db.execute("DELETE FROM pair_requests WHERE id = ?1", [id.to_text()])?;
     Ok(true)
 }
+
+/// How a peer's sessions went, as the node last noted: state, when, and why the last one ended.
+pub fn status(db: &Connection, id: &DeviceId) -> rusqlite::Result<Option<(String, i64, String)>> {
+    use rusqlite::OptionalExtension;
+    db.query_row(
+        "SELECT state, last_contact, detail FROM peer_status WHERE id = ?1",
+        [id.to_text()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()
+}
+
+/// Remembers how `serve` runs: its name and port (so `pair` can announce the same).
+pub fn set_local(db: &Connection, name: &str, port: u16) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT OR REPLACE INTO local_settings(key, value) VALUES ('name', ?1), ('listen_port', ?2)",
+        [name, &port.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The name and port `serve` last ran with (None, 0 before the first run).
+pub fn local(db: &Connection) -> (Option<String>, u16) {
+    let get = |key: &str| {
+        db.query_row(
+            "SELECT value FROM local_settings WHERE key = ?1",
+            [key],
+            |r| r.get::<_, String>(0),
+        )
+        .ok()
+    };
+    (
+        get("name"),
+        get("listen_port").and_then(|p| p.parse().ok()).unwrap_or(0),
+    )
+}

@@ -93,6 +93,17 @@ impl Drop for CrrConnection {
     }
 }
 
+/// The database's logical clock (`crsql_db_version()`): it moves whenever records change,
+/// here or by a merge, so screens can tell when to refresh.
+pub fn db_version(db: &Connection) -> rusqlite::Result<i64> {
+    db.query_row("SELECT crsql_db_version()", [], |r| r.get(0))
+}
+
+/// This database's site id (16 bytes).
+pub fn site_id(db: &Connection) -> rusqlite::Result<Vec<u8>> {
+    db.query_row("SELECT crsql_site_id()", [], |r| r.get(0))
+}
+
 /// The clinic's local database.
 #[derive(Debug)]
 pub struct Store {

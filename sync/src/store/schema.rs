@@ -165,6 +165,10 @@ CREATE TABLE pair_requests (
     address TEXT NOT NULL DEFAULT '',
     at INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE local_settings (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE peer_status (
     id TEXT PRIMARY KEY NOT NULL,
     state TEXT NOT NULL DEFAULT 'offline',

@@ -1,0 +1,204 @@
+//! End to end with separate processes: three `carebook serve` nodes on 127.0.0.1, paired with
+//! `carebook pair` / `carebook accept`, writes made by another program noticed and replicated,
+//! a node killed with SIGKILL (also in the middle of a large catch-up) and restarted, and every
+//! copy converging.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use carebook_sync::clinic::demo;
+use carebook_sync::store::{schema, CrrConnection, Store};
+
+const BIN: &str = env!("CARGO_BIN_EXE_carebook");
+
+struct Serve {
+    child: Child,
+    dir: PathBuf,
+    addr: String,
+    id: String,
+}
+
+impl Serve {
+    fn start(dir: &Path, name: &str) -> Serve {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--name",
+                name,
+                "--data-dir",
+            ])
+            .arg(dir)
+            .env("CAREBOOK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start carebook serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut id, mut addr) = (String::new(), String::new());
+        while addr.is_empty() {
+            let line = lines.next().expect("serve printed its address").unwrap();
+            if let Some(v) = line.strip_prefix("device ID: ") {
+                id = v.to_string();
+            }
+            if let Some(v) = line.strip_prefix("listening on ") {
+                addr = v.to_string();
+            }
+        }
+        // Keep reading so the pipe never fills.
+        std::thread::spawn(move || lines.for_each(drop));
+        Serve {
+            child,
+            dir: dir.to_path_buf(),
+            addr,
+            id,
+        }
+    }
+
+    fn kill_9(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL on Unix
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn carebook(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Another program writing to a node's database (as a script or the sqlite3 shell would).
+fn write(dir: &Path, id: &str, family: &str) {
+    let db = CrrConnection::open(&dir.join("carebook.db"), false).unwrap();
+    db.execute(
+        "INSERT INTO patients(id, family_name, date_of_birth) VALUES (?1, ?2, '1980-01-01')
+         ON CONFLICT(id) DO UPDATE SET family_name = excluded.family_name",
+        [id, family],
+    )
+    .unwrap();
+}
+
+fn read(dir: &Path, sql: &str) -> String {
+    let db = CrrConnection::open(&dir.join("carebook.db"), true).unwrap();
+    db.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
+        .map(|v| format!("{v:?}"))
+        .unwrap_or_default()
+}
+
+fn eventually(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn pair(joiner: &Serve, host: &Serve) {
+    let (code, out) = carebook(&joiner.dir, &["pair", &host.addr, "--id", &host.id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("carebook accept"), "{out}");
+    let (code, out) = carebook(&host.dir, &["accept", &joiner.id]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn three_serve_processes_pair_converge_and_survive_kill_9() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| tmp.path().join(n)).collect();
+    let a = Serve::start(&dirs[0], "Front desk");
+    let b = Serve::start(&dirs[1], "Doctor");
+    let mut c = Serve::start(&dirs[2], "Laptop");
+    let (code, out) = carebook(&dirs[0], &["id"]);
+    assert_eq!((code, out.trim()), (0, a.id.as_str()));
+    assert_eq!(
+        carebook(&dirs[0], &["accept", &b.id]).0,
+        3,
+        "nobody asked yet"
+    );
+    assert_eq!(
+        carebook(&dirs[0], &["pair", "127.0.0.1:9", "--id", "not-an-id"]).0,
+        1
+    );
+    pair(&b, &a);
+    pair(&c, &a);
+
+    write(&dirs[0], "p1", "Okafor");
+    eventually("A's record on B and C", 30, || {
+        read(&dirs[1], "SELECT family_name FROM patients WHERE id = 'p1'").contains("Okafor")
+            && read(&dirs[2], "SELECT family_name FROM patients WHERE id = 'p1'").contains("Okafor")
+    });
+    let (_, peers) = carebook(&dirs[0], &["peers"]);
+    assert!(
+        peers.contains("Doctor") && peers.contains("Laptop") && peers.contains("connected"),
+        "{peers}"
+    );
+
+    // C dies hard; both sides write; C comes back; nothing is lost.
+    c.kill_9();
+    write(&dirs[0], "p2", "Written while C was down");
+    write(&dirs[2], "p3", "Written on C offline");
+    let c = Serve::start(&dirs[2], "Laptop");
+    eventually("everyone holds everything", 30, || {
+        dirs.iter()
+            .all(|d| read(d, "SELECT count(*) FROM patients").contains("Integer(3)"))
+    });
+    drop((a, b, c));
+}
+
+#[test]
+fn a_node_killed_during_a_large_catch_up_converges_after_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (da, dc) = (tmp.path().join("a"), tmp.path().join("c"));
+    {
+        std::fs::create_dir_all(&da).unwrap();
+        let store = Store::open(&da.join("carebook.db"), schema::CLINIC).unwrap();
+        demo::fill(&store.writer(), 6_000, 5).unwrap();
+    }
+    let a = Serve::start(&da, "Front desk");
+    let mut c = Serve::start(&dc, "New laptop");
+    pair(&c, &a);
+    // Kill C as soon as the first batch has landed.
+    let db = CrrConnection::open(&dc.join("carebook.db"), true).unwrap();
+    let count = |db: &CrrConnection| -> i64 {
+        db.query_row("SELECT count(*) FROM patients", [], |r| r.get(0))
+            .unwrap_or(0)
+    };
+    let start = Instant::now();
+    while count(&db) == 0 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    c.kill_9();
+    let partial = count(&db);
+    drop(db);
+    assert!(
+        partial > 0 && partial < 6_000,
+        "killed in the middle of the catch-up ({partial} of 6000)"
+    );
+    let c = Serve::start(&dc, "New laptop");
+    eventually("C caught up after the restart", 120, || {
+        read(&dc, "SELECT count(*) FROM history") == read(&da, "SELECT count(*) FROM history")
+            && read(&dc, "SELECT count(*) FROM patients").contains("Integer(6000)")
+    });
+    assert_eq!(read(&dc, "PRAGMA integrity_check"), "Text(\"ok\")");
+    drop((a, c));
+}
