@@ -1,0 +1,184 @@
+//! Replication benchmark over real TLS on 127.0.0.1; prints `BENCH <name> <value>` lines:
+//! the initial sync of N patients (default 100,000; `REPL_BENCH_PATIENTS`) between two nodes,
+//! the bytes on the wire per change (counted by a relay between them), and the latency of
+//! single edits reaching both other computers of three.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use carebook_sync::clinic::demo;
+use carebook_sync::identity::Identity;
+use carebook_sync::net::node::Node;
+use carebook_sync::net::roster;
+use carebook_sync::store::{schema, CrrConnection, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Machine {
+    _dir: tempfile::TempDir,
+    node: Arc<Node>,
+    addr: SocketAddr,
+    path: std::path::PathBuf,
+}
+
+async fn machine(name: &str, fill: usize) -> Machine {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("carebook.db");
+    let store = Arc::new(Store::open(&path, schema::CLINIC).unwrap());
+    if fill > 0 {
+        demo::fill(&store.writer(), fill, 3).unwrap();
+    }
+    let node = Node::new(Identity::load_or_create(dir.path()).unwrap(), store, name).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(node.clone().listen(listener));
+    tokio::spawn(node.clone().maintain());
+    Machine {
+        _dir: dir,
+        node,
+        addr,
+        path,
+    }
+}
+
+/// Trust both ways; `b` keeps a connection to `a` through `via`.
+async fn link(a: &Machine, b: &Machine, via: SocketAddr) {
+    roster::add(&a.node.store.writer(), &b.node.identity.id, "b", "").unwrap();
+    roster::add(&b.node.store.writer(), &a.node.identity.id, "a", "").unwrap();
+    a.node.refresh_roster().await.unwrap();
+    b.node.refresh_roster().await.unwrap();
+    tokio::spawn(b.node.clone().keep_connected(via, a.node.identity.id));
+}
+
+/// A TCP relay to `to` that counts the bytes it carries both ways.
+async fn counting_relay(to: SocketAddr, bytes: Arc<AtomicU64>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let bytes = bytes.clone();
+            tokio::spawn(async move {
+                let mut outbound = TcpStream::connect(to).await.unwrap();
+                let (mut ri, mut wi) = inbound.split();
+                let (mut ro, mut wo) = outbound.split();
+                tokio::join!(
+                    pump(&mut ri, &mut wo, &bytes),
+                    pump(&mut ro, &mut wi, &bytes)
+                );
+            });
+        }
+    });
+    addr
+}
+
+/// Copies one direction, counting bytes as they pass.
+async fn pump(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+    to: &mut (impl tokio::io::AsyncWrite + Unpin),
+    bytes: &AtomicU64,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                bytes.fetch_add(n as u64, Ordering::Relaxed);
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+fn count(path: &std::path::Path, sql: &str) -> i64 {
+    CrrConnection::open(path, true)
+        .and_then(|c| Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))?))
+        .unwrap_or(-1)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let n: usize = std::env::var("REPL_BENCH_PATIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let a = machine("A", n).await;
+    let b = machine("B", 0).await;
+    let changes = count(&a.path, "SELECT count(*) FROM crsql_changes");
+    let history = count(&a.path, "SELECT count(*) FROM history");
+    let wire = Arc::new(AtomicU64::new(0));
+    let relay = counting_relay(a.addr, wire.clone()).await;
+    let t = Instant::now();
+    link(&a, &b, relay).await;
+    loop {
+        if count(&b.path, "SELECT count(*) FROM history") == history {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!("BENCH initial_sync_s {secs:.2}");
+    println!(
+        "BENCH initial_sync_changes_per_s {:.0}",
+        changes as f64 / secs
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!(
+        "BENCH wire_bytes_per_change {:.1}",
+        wire.load(Ordering::Relaxed) as f64 / changes as f64
+    );
+
+    // Live: a third computer; single edits on A reach B and C.
+    let c = machine("C", 0).await;
+    link(&a, &c, a.addr).await;
+    while count(&c.path, "SELECT count(*) FROM history") != history {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let writer = CrrConnection::open(&a.path, false).unwrap();
+    let (rb, rc) = (
+        CrrConnection::open(&b.path, true).unwrap(),
+        CrrConnection::open(&c.path, true).unwrap(),
+    );
+    let ids: Vec<String> = writer
+        .prepare("SELECT id FROM patients LIMIT 200")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut lat = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let phone = format!("+1 555 000 {i:04}");
+        let t = Instant::now();
+        writer
+            .execute("UPDATE patients SET phone = ?1 WHERE id = ?2", [&phone, id])
+            .unwrap();
+        a.node.local_change();
+        let seen = |db: &CrrConnection| {
+            db.query_row("SELECT phone FROM patients WHERE id = ?1", [id], |r| {
+                r.get::<_, String>(0)
+            })
+            .map(|p| p == phone)
+            .unwrap_or(false)
+        };
+        while !(seen(&rb) && seen(&rc)) {
+            if t.elapsed() > Duration::from_secs(10) {
+                panic!("an edit did not arrive within 10 s");
+            }
+            tokio::time::sleep(Duration::from_micros(300)).await;
+        }
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(|x, y| x.total_cmp(y));
+    println!("BENCH live_p50_ms {:.1}", percentile(&lat, 0.5));
+    println!("BENCH live_p99_ms {:.1}", percentile(&lat, 0.99));
+    std::process::exit(0);
+}
