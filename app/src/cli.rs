@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use carebook_sync::identity::{DeviceId, Identity};
+use carebook_sync::net::discovery::Scope;
 use carebook_sync::net::node::{Node, NodeError};
 use carebook_sync::net::roster;
 use carebook_sync::replica::ReplicaError;
@@ -172,7 +173,12 @@ pub fn pair(
 }
 
 /// `carebook serve`: no window; keep this computer in sync with the clinic until stopped.
-pub fn serve(dir: &Path, listen: SocketAddr, name: Option<String>) -> anyhow::Result<Outcome> {
+pub fn serve(
+    dir: &Path,
+    listen: SocketAddr,
+    name: Option<String>,
+    discovery: Option<Scope>,
+) -> anyhow::Result<Outcome> {
     let (store, identity) = open(dir)?;
     println!("device ID: {}", identity.id);
     println!("key: {}", identity.storage);
@@ -186,6 +192,9 @@ pub fn serve(dir: &Path, listen: SocketAddr, name: Option<String>) -> anyhow::Re
         let node = Node::new(identity, store, &name)?;
         println!("listening on {bound}");
         tokio::spawn(node.clone().maintain());
+        if let Some(scope) = discovery {
+            tokio::spawn(node.clone().discover(scope, bound.port()));
+        }
         tokio::select! {
             r = node.listen(listener) => r.context("the listener failed")?,
             _ = tokio::signal::ctrl_c() => println!("stopping"),

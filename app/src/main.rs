@@ -50,6 +50,9 @@ enum Command {
         /// This computer's name, shown to the others (default: the host name).
         #[arg(long)]
         name: Option<String>,
+        /// Where to announce and look for the clinic's computers (mDNS).
+        #[arg(long, value_enum, default_value_t = DiscoveryArg::Lan)]
+        discovery: DiscoveryArg,
     },
     /// Print this computer's device ID (read it to the person at the other computer).
     Id,
@@ -68,6 +71,24 @@ enum Command {
     Accept { id: String },
     /// Remove a computer from the clinic (lost or stolen); every member refuses it.
     Remove { id: String },
+}
+
+/// mDNS discovery choices for `serve`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum DiscoveryArg {
+    Lan,
+    Loopback,
+    Off,
+}
+
+impl DiscoveryArg {
+    fn scope(self) -> Option<carebook_sync::net::discovery::Scope> {
+        match self {
+            DiscoveryArg::Lan => Some(carebook_sync::net::discovery::Scope::Lan),
+            DiscoveryArg::Loopback => Some(carebook_sync::net::discovery::Scope::Loopback),
+            DiscoveryArg::Off => None,
+        }
+    }
 }
 
 /// The default data folder: ~/.local/share/carebook, %APPDATA%\Carebook, ~/Library/Application
@@ -96,7 +117,11 @@ fn main() -> ExitCode {
         match cli.command {
             None => done(gui::run(&dir, cli.demo, cli.first_frame_probe)),
             Some(Command::Status) => done(status::run(&dir, &mut std::io::stdout())),
-            Some(Command::Serve { listen, name }) => cli::serve(&dir, listen, name),
+            Some(Command::Serve {
+                listen,
+                name,
+                discovery,
+            }) => cli::serve(&dir, listen, name, discovery.scope()),
             Some(Command::Id) => cli::id(&dir),
             Some(Command::Peers) => cli::peers(&dir),
             Some(Command::Pair { address, id, name }) => cli::pair(&dir, address, &id, name),

@@ -185,6 +185,39 @@ impl Node {
         }
     }
 
+    /// Looks for the clinic's computers on the network every half minute and remembers where
+    /// trusted ones are now (the maintain loop then dials them there).
+    pub async fn discover(self: Arc<Self>, scope: super::discovery::Scope, port: u16) {
+        let id = self.identity.id;
+        let discovery = match super::discovery::Discovery::start(id, port, scope) {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                tracing::warn!("{e}; type addresses by hand instead");
+                return;
+            }
+        };
+        loop {
+            let d = discovery.clone();
+            let found = tokio::task::spawn_blocking(move || d.browse(Duration::from_secs(3)))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            for f in found {
+                if self.roster.verdict(&f.id) != Verdict::Trusted {
+                    continue;
+                }
+                if let Some(addr) = f.addresses.first().map(ToString::to_string) {
+                    let peer = f.id;
+                    let _ = self
+                        .with_db(move |db| roster::moved(db, &peer, &addr))
+                        .await;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    }
+
     /// Accepts connections until the listener fails.
     pub async fn listen(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
         lock(&self.intro).port = listener.local_addr()?.port();

@@ -37,6 +37,14 @@ pub fn add(db: &Connection, id: &DeviceId, name: &str, address: &str) -> rusqlit
     Ok(())
 }
 
+/// Notes where a trusted device was found (only when it moved, so nothing churns).
+pub fn moved(db: &Connection, id: &DeviceId, address: &str) -> rusqlite::Result<bool> {
+    Ok(db.execute(
+        "UPDATE devices SET address = ?2 WHERE id = ?1 AND revoked_at = 0 AND address != ?2",
+        params![id.to_text(), address],
+    )? == 1)
+}
+
 /// Removes a device from the clinic (a stolen laptop): it is refused everywhere from now on.
 pub fn revoke(db: &Connection, id: &DeviceId) -> rusqlite::Result<bool> {
     Ok(db.execute(
