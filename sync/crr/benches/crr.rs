@@ -358,12 +358,7 @@ fn main() {
             break;
         }
         since = dbs[1]
-            .query_row(
-                "SELECT max(db_version) FROM (SELECT db_version FROM crsql_changes \
-                 WHERE db_version > ?1 ORDER BY db_version, seq LIMIT 10000)",
-                [since],
-                |r| r.get(0),
-            )
+            .query_row("SELECT crsql_batch_db_version(?1)", [&b], |r| r.get(0))
             .unwrap();
         batches.push(b);
     }

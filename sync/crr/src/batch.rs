@@ -117,10 +117,6 @@ impl Encoder {
         self.count += 1;
     }
 
-    pub fn len(&self) -> u64 {
-        self.count
-    }
-
     pub fn finish(self) -> Vec<u8> {
         let mut out = vec![VERSION];
         put_varint(&mut out, self.count);

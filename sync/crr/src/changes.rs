@@ -28,6 +28,7 @@ const SCHEMA: &str =
     cl INTEGER NOT NULL, seq INTEGER NOT NULL)";
 
 const COL_TABLE: i32 = 0;
+const COL_VAL: i32 = 3;
 const COL_DB_VERSION: i32 = 5;
 const COL_SITE_ID: i32 = 6;
 
@@ -69,7 +70,13 @@ impl<'vtab> VTab<'vtab> for ChangesTable {
     }
 
     fn best_index(&self, mut info: IndexInfo) -> std::result::Result<(), BestIndexError> {
-        let mut plan = String::new();
+        // The plan: '+' or '-' (whether the query reads `val`; without it no base row is
+        // read), then one code per constraint handed to xFilter.
+        let mut plan = String::from(if info.columns_used() & (1 << COL_VAL) != 0 {
+            "+"
+        } else {
+            "-"
+        });
         let mut narrowed = false;
         for mut c in info.constraints() {
             if !c.usable() {
@@ -88,7 +95,7 @@ impl<'vtab> VTab<'vtab> for ChangesTable {
             };
             narrowed |= matches!(code, 'g' | 'G' | 'e' | 't');
             plan.push(code);
-            c.set_argv_index(plan.len() as i32);
+            c.set_argv_index(plan.len() as i32 - 1);
             c.set_omit(true);
         }
         info.set_idxstr(&plan).map_err(|_| BestIndexError::Error)?;
@@ -108,6 +115,7 @@ impl<'vtab> VTab<'vtab> for ChangesTable {
             scan: None,
             buf: VecDeque::new(),
             current: None,
+            values: true,
         })
     }
 }
@@ -262,6 +270,8 @@ pub struct ChangesCursor {
     scan: Option<Scan>,
     buf: VecDeque<Row>,
     current: Option<Row>,
+    /// Whether the query reads `val` (if not, base rows are never read).
+    values: bool,
 }
 
 impl ChangesCursor {
@@ -270,6 +280,8 @@ impl ChangesCursor {
         let mut inner = self.conn.inner()?;
         merge::flush(&self.conn, &mut inner)?;
         self.filter = Filter::default();
+        let (values, plan) = plan.split_at(plan.len().min(1));
+        self.values = values != "-";
         self.buf.clear();
         self.scan = None;
         let mut only_table = None;
@@ -397,7 +409,7 @@ impl ChangesCursor {
         }
         kept.sort_by_key(|e| (e.db_version, e.seq));
         let mut values: Vec<Value> = Vec::new();
-        if kept.iter().any(|e| e.slot != SENTINEL) {
+        if self.values && kept.iter().any(|e| e.slot != SENTINEL) {
             bind_pk(&mut scan.row_get, 1, &unpack(&pk)?)?;
             if scan.row_get.step()? == Step::Row {
                 values = (0..scan.table.cols.len())

@@ -293,9 +293,9 @@ fn merge_changes(
 }
 
 /// `crsql_export_changes(since [, not_site [, limit]])`: the changes with db_version above
-/// `since` (leaving out those made by `not_site`) as one batch, in (db_version, seq) order. With
-/// a limit, the batch stops after that many changes, but never inside a db_version, so the
-/// receiver can take the last db_version as its new watermark.
+/// `since` (leaving out those made by `not_site`) as one batch. With a limit, the batch holds
+/// about that many changes but always whole db_versions, so the receiver can take the batch's
+/// highest db_version (`crsql_batch_db_version`) as its new watermark.
 fn export_changes(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
     // SAFETY: live arguments of this call.
     let arg = |i: usize| args.get(i).map(|v| unsafe { ValueRef::from_raw(*v) });
@@ -315,32 +315,55 @@ fn export_changes(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_valu
         Some(ValueRef::Int(i)) if i > 0 => i as u64,
         _ => u64::MAX,
     };
-    let sql = format!(
-        "SELECT \"table\", pk, cid, val, col_version, db_version, site_id, cl, seq FROM crsql_changes \
-         WHERE db_version > ?1{} ORDER BY db_version, seq",
-        if not_site.is_some() { " AND site_id IS NOT ?2" } else { "" }
-    );
     let db = Db(api::context_db_handle(ctx));
-    let mut st = db.prepare(&sql)?;
-    st.bind_i64(1, since)?;
-    if let Some(s) = &not_site {
-        st.bind_blob(2, s)?;
-    }
-    let mut enc = batch::Encoder::default();
-    let mut last_dbv = None;
-    while st.step()? == Step::Row {
-        let dbv = st.column_i64(5);
-        if enc.len() >= limit && last_dbv != Some(dbv) {
-            break;
+    let site_clause = if not_site.is_some() {
+        " AND site_id IS NOT ?2"
+    } else {
+        ""
+    };
+    let bind = |st: &mut ffi::Stmt| -> Result<()> {
+        st.bind_i64(1, since)?;
+        if let Some(s) = &not_site {
+            st.bind_blob(2, s)?;
         }
-        last_dbv = Some(dbv);
+        Ok(())
+    };
+    // Pass 1 reads only db_versions (no values, no sort) to find where the batch ends: the
+    // limit-th smallest, so the batch takes whole db_versions and its end is a valid ack.
+    let upto = if limit == u64::MAX {
+        i64::MAX
+    } else {
+        let mut st = db.prepare(&format!(
+            "SELECT db_version FROM crsql_changes WHERE db_version > ?1{site_clause}"
+        ))?;
+        bind(&mut st)?;
+        let mut versions = Vec::new();
+        while st.step()? == Step::Row {
+            versions.push(st.column_i64(0));
+        }
+        let k = (limit as usize).min(versions.len().saturating_sub(1));
+        if versions.is_empty() {
+            since
+        } else {
+            *versions.select_nth_unstable(k).1
+        }
+    };
+    // Pass 2 takes every change up to there, in the order the clock index gives.
+    let mut st = db.prepare(&format!(
+        "SELECT \"table\", pk, cid, val, col_version, db_version, site_id, cl, seq FROM crsql_changes \
+         WHERE db_version > ?1 AND db_version <= ?3{site_clause}"
+    ))?;
+    bind(&mut st)?;
+    st.bind_i64(3, upto)?;
+    let mut enc = batch::Encoder::default();
+    while st.step()? == Step::Row {
         enc.push(
             &st.column_text(0),
             &st.column_blob(1),
             &st.column_text(2),
             st.column_value(3).as_ref(),
             st.column_i64(4),
-            dbv,
+            st.column_i64(5),
             &st.column_blob(6),
             st.column_i64(7),
             st.column_i64(8),
