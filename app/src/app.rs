@@ -8,9 +8,12 @@ use carebook_sync::clinic::search::Hit;
 use carebook_sync::clinic::staff::Staff;
 use carebook_sync::clinic::visits::Visit;
 use carebook_sync::clinic::{self, Actor};
+use carebook_sync::net::node::Node;
+use carebook_sync::net::roster::Summary;
 use iced::keyboard::{self, key::Named, Key};
 use iced::widget::{button, column, container, operation, pick_list, row, space, text};
 use iced::{Center, Element, Fill, Subscription, Task, Theme};
+use std::sync::Arc;
 
 use crate::backend::Runner;
 use crate::screen::{self, form::PatientForm, patient::PatientPage, visit::VisitEditor};
@@ -25,6 +28,7 @@ pub enum Route {
     EditPatient(String),
     Today,
     Visit(String),
+    Peers,
 }
 
 /// What the current screen holds.
@@ -36,6 +40,7 @@ pub enum Screen {
     Form(Box<PatientForm>),
     Today(Vec<Appointment>),
     Visit(Box<VisitEditor>),
+    Peers(Box<screen::peers::Peers>),
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +56,9 @@ pub enum Message {
     Done(Result<Option<Route>, String>),
     Version(i64),
     Failed(String),
+    Notice(String),
+    PeersLoaded(Result<Box<screen::peers::Loaded>, String>),
+    Sync(Summary),
     // Navigation, keyboard, top bar.
     Go(Route),
     Back,
@@ -69,6 +77,7 @@ pub enum Message {
     SetStatus(String, Status),
     Visit(screen::visit::Msg),
     FirstRun(screen::first_run::Msg),
+    Peers(screen::peers::Msg),
 }
 
 /// The search box's id (Ctrl+F focuses it).
@@ -94,11 +103,16 @@ pub struct App {
     db_version: i64,
     /// Print first-frame facts and exit (the benchmark's probe).
     pub probe: bool,
+    /// This computer on the clinic's network (None when the window runs offline, or in tests).
+    pub node: Option<Arc<Node>>,
+    pub listen_port: u16,
+    /// How the other computers are connected (the status line).
+    pub sync: Summary,
 }
 
 impl App {
     /// The app over an open store; the returned task loads staff and the first screen.
-    pub fn new(runner: Runner) -> (App, Task<Message>) {
+    pub fn new(runner: Runner, node: Option<Arc<Node>>, listen_port: u16) -> (App, Task<Message>) {
         let device_id = clinic::device_id(&runner.store().writer()).unwrap_or_default();
         let mut app = App {
             runner,
@@ -115,6 +129,9 @@ impl App {
             dark: false,
             db_version: -1,
             probe: false,
+            node,
+            listen_port,
+            sync: Summary::default(),
         };
         let task = app.load_staff();
         (app, task)
@@ -167,6 +184,9 @@ impl App {
                 Message::VisitLoaded(r.map_err(|e| e.to_string()))
             }),
             Route::NewPatient => Task::none(),
+            Route::Peers => self
+                .runner
+                .spawn(|store| Message::PeersLoaded(screen::peers::load(store).map(Box::new))),
             Route::EditPatient(id) => self.runner.spawn(move |store| {
                 Message::FormLoaded(
                     clinic::patients::get(&store.writer(), &id)
@@ -198,6 +218,16 @@ impl App {
             Route::Patient(_) => Screen::Patient(Box::default()),
             Route::Today => Screen::Today(Vec::new()),
             Route::Visit(_) => Screen::Visit(Box::default()),
+            Route::Peers => {
+                let qr = self
+                    .node
+                    .as_ref()
+                    .and_then(|n| iced::widget::qr_code::Data::new(n.identity.id.to_text()).ok());
+                Screen::Peers(Box::new(screen::peers::Peers {
+                    qr,
+                    ..Default::default()
+                }))
+            }
         };
         let load = self.load_route();
         match route {
@@ -276,21 +306,42 @@ impl App {
                 };
                 match result {
                     // The saved patient's page replaces the form (Back skips it).
-                    Ok(id) => self.show(Route::Patient(id)),
+                    Ok(id) => {
+                        self.nudge_peers();
+                        self.show(Route::Patient(id))
+                    }
                     Err(e) => {
                         form.failed(e);
                         Task::none()
                     }
                 }
             }
-            Message::Done(Ok(next)) => match next {
-                Some(route) => self.go(route),
-                None => self.load_route(),
-            },
+            Message::PeersLoaded(Ok(loaded)) => {
+                if let Screen::Peers(p) = &mut self.screen {
+                    p.data = Some(*loaded);
+                }
+                Task::none()
+            }
+            Message::Sync(summary) => {
+                self.sync = summary;
+                Task::none()
+            }
+            Message::Notice(n) => {
+                self.notice = Some(n);
+                self.load_route()
+            }
+            Message::Done(Ok(next)) => {
+                self.nudge_peers();
+                match next {
+                    Some(route) => self.go(route),
+                    None => self.load_route(),
+                }
+            }
             Message::StaffLoaded(Err(e))
             | Message::Hits(_, Err(e))
             | Message::PatientLoaded(Err(e))
             | Message::DayLoaded(Err(e))
+            | Message::PeersLoaded(Err(e))
             | Message::VisitLoaded(Err(e))
             | Message::FormLoaded(Err(e))
             | Message::Done(Err(e))
@@ -310,11 +361,27 @@ impl App {
                 // Something changed (here or elsewhere): refresh lists and pages, not forms.
                 Task::batch([self.load_staff(), self.load_route()])
             }
-            Message::Tick => self.runner.spawn(|store| {
-                let v = carebook_sync::store::db_version(&store.writer());
-                v.map(Message::Version)
-                    .unwrap_or_else(|e| Message::Failed(e.to_string()))
-            }),
+            Message::Tick => {
+                let version = self.runner.spawn(|store| {
+                    let v = carebook_sync::store::db_version(&store.writer());
+                    v.map(Message::Version)
+                        .unwrap_or_else(|e| Message::Failed(e.to_string()))
+                });
+                let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
+                    return version;
+                };
+                let sync = self.runner.spawn(move |store| {
+                    let summary = carebook_sync::net::roster::summary(&store.writer(), &me);
+                    Message::Sync(summary.unwrap_or_default())
+                });
+                // Connection states change without touching records: refresh that screen too.
+                let peers = if self.route == Route::Peers {
+                    self.load_route()
+                } else {
+                    Task::none()
+                };
+                Task::batch([version, sync, peers])
+            }
             Message::Frame => {
                 if !self.probe {
                     return Task::none();
@@ -355,6 +422,7 @@ impl App {
             Message::Patient(msg) => screen::patient::update(self, msg),
             Message::Visit(msg) => screen::visit::update(self, msg),
             Message::FirstRun(msg) => screen::first_run::update(self, msg),
+            Message::Peers(msg) => screen::peers::update(self, msg),
             Message::SetStatus(id, status) => {
                 let Some(actor) = self.actor() else {
                     return Task::none();
@@ -364,6 +432,39 @@ impl App {
                     Message::Done(r.map(|()| None).map_err(|e| e.to_string()))
                 })
             }
+        }
+    }
+
+    /// Local records changed: let the replication sessions send them now.
+    fn nudge_peers(&self) {
+        if let Some(node) = &self.node {
+            node.local_change();
+        }
+    }
+
+    /// The status line: how the clinic's other computers are connected.
+    pub fn sync_line(&self) -> String {
+        let s = &self.sync;
+        match (self.node.is_some(), s.others, s.connected) {
+            (false, _, _) => "Not connected to other computers".into(),
+            (true, 0, _) => "No other computers yet".into(),
+            (true, n, c) if c == n => format!(
+                "{n} other computer{} in sync",
+                if n == 1 { "" } else { "s" }
+            ),
+            (true, n, 0) => match s.last_contact {
+                Some(at) => format!(
+                    "Offline since {}",
+                    chrono::DateTime::from_timestamp(at, 0)
+                        .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+                        .unwrap_or_default()
+                ),
+                None => format!(
+                    "Waiting for {n} other computer{}",
+                    if n == 1 { "" } else { "s" }
+                ),
+            },
+            (true, n, c) => format!("{c} of {n} other computers connected"),
         }
     }
 
@@ -414,6 +515,7 @@ impl App {
             Screen::Form(form) => form.view().map(Message::Form),
             Screen::Today(day) => screen::today::view(day),
             Screen::Visit(editor) => editor.view().map(Message::Visit),
+            Screen::Peers(p) => p.view(self),
         };
         let nav = |label: &'static str, route: Route| {
             let style = if self.route == route {
@@ -433,7 +535,10 @@ impl App {
             button(text("New patient (Ctrl+N)"))
                 .style(button::secondary)
                 .on_press(Message::Go(Route::NewPatient)),
+            nav("Computers", Route::Peers),
             space::horizontal(),
+            text(self.sync_line()).size(13),
+            space().width(12),
             text("At the keyboard"),
             pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff),
             button(text(if self.dark { "Light" } else { "Dark" }))

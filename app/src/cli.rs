@@ -32,7 +32,7 @@ fn device(text: &str) -> anyhow::Result<DeviceId> {
     DeviceId::parse(text).map_err(|e| anyhow::anyhow!("that device ID is not right: {e}"))
 }
 
-fn default_name() -> String {
+pub fn default_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())

@@ -7,6 +7,11 @@ use anyhow::Context;
 use carebook_sync::clinic;
 use carebook_sync::store::{schema, Store};
 
+use carebook_sync::identity::Identity;
+use carebook_sync::net::discovery::Scope;
+use carebook_sync::net::node::Node;
+use carebook_sync::net::roster;
+
 use crate::app::App;
 use crate::backend::Runner;
 use crate::theme;
@@ -14,7 +19,7 @@ use crate::theme;
 /// How many made-up patients `--demo` adds.
 const DEMO_PATIENTS: usize = 400;
 
-pub fn run(dir: &Path, demo: bool, probe: bool) -> anyhow::Result<()> {
+pub fn run(dir: &Path, demo: bool, probe: bool, discovery: Option<Scope>) -> anyhow::Result<()> {
     let path = crate::status::database_path(dir);
     let store = Arc::new(
         Store::open(&path, schema::CLINIC)
@@ -28,9 +33,16 @@ pub fn run(dir: &Path, demo: bool, probe: bool) -> anyhow::Result<()> {
             eprintln!("carebook: --demo adds made-up records to a new database only; this one already has staff");
         }
     }
+    let (node, port) = match start_node(dir, &store, discovery) {
+        Ok((node, port)) => (Some(node), port),
+        Err(e) => {
+            tracing::warn!("working without the network: {e:#}");
+            (None, 0)
+        }
+    };
     let mut app = iced::application(
         move || {
-            let (mut app, task) = App::new(Runner::Background(store.clone()));
+            let (mut app, task) = App::new(Runner::Background(store.clone()), node.clone(), port);
             app.probe = probe;
             (app, task)
         },
@@ -46,4 +58,46 @@ pub fn run(dir: &Path, demo: bool, probe: bool) -> anyhow::Result<()> {
         app = app.font(font);
     }
     app.run().context("running the window")
+}
+
+/// Starts this computer's node on a runtime of its own: listening on the usual port (or any
+/// free one when a second instance runs beside the first), keeping connections to the
+/// clinic's computers, and looking for them on the network.
+fn start_node(
+    dir: &Path,
+    store: &Arc<Store>,
+    discovery: Option<Scope>,
+) -> anyhow::Result<(Arc<Node>, u16)> {
+    let identity = Identity::load_or_create(dir).context("reading this computer's identity")?;
+    let name = roster::local(&store.writer())
+        .0
+        .unwrap_or_else(crate::cli::default_name);
+    let node = Node::new(identity, store.clone(), &name)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(async {
+        match tokio::net::TcpListener::bind("0.0.0.0:7462").await {
+            Ok(l) => Ok(l),
+            Err(_) => tokio::net::TcpListener::bind("0.0.0.0:0").await,
+        }
+    })?;
+    let port = listener.local_addr()?.port();
+    roster::set_local(&store.writer(), &name, port)?;
+    let n = node.clone();
+    std::thread::Builder::new()
+        .name("carebook-network".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                tokio::spawn(n.clone().maintain());
+                if let Some(scope) = discovery {
+                    tokio::spawn(n.clone().discover(scope, port));
+                }
+                if let Err(e) = n.listen(listener).await {
+                    tracing::warn!("stopped listening: {e}");
+                }
+            })
+        })?;
+    Ok((node, port))
 }

@@ -31,6 +31,9 @@ struct Cli {
     /// Fill a new database with made-up patients, appointments and visits to try Carebook.
     #[arg(long)]
     demo: bool,
+    /// Where to announce and look for the clinic's computers (mDNS).
+    #[arg(long, global = true, value_enum, default_value_t = DiscoveryArg::Lan)]
+    discovery: DiscoveryArg,
     /// Print when the first frame is drawn and the peak memory, then exit (for benchmarks).
     #[arg(long, hide = true)]
     first_frame_probe: bool,
@@ -50,9 +53,6 @@ enum Command {
         /// This computer's name, shown to the others (default: the host name).
         #[arg(long)]
         name: Option<String>,
-        /// Where to announce and look for the clinic's computers (mDNS).
-        #[arg(long, value_enum, default_value_t = DiscoveryArg::Lan)]
-        discovery: DiscoveryArg,
     },
     /// Print this computer's device ID (read it to the person at the other computer).
     Id,
@@ -115,13 +115,16 @@ fn main() -> ExitCode {
         };
         let done = |r: anyhow::Result<()>| r.map(|()| cli::Outcome::Done);
         match cli.command {
-            None => done(gui::run(&dir, cli.demo, cli.first_frame_probe)),
+            None => done(gui::run(
+                &dir,
+                cli.demo,
+                cli.first_frame_probe,
+                cli.discovery.scope(),
+            )),
             Some(Command::Status) => done(status::run(&dir, &mut std::io::stdout())),
-            Some(Command::Serve {
-                listen,
-                name,
-                discovery,
-            }) => cli::serve(&dir, listen, name, discovery.scope()),
+            Some(Command::Serve { listen, name }) => {
+                cli::serve(&dir, listen, name, cli.discovery.scope())
+            }
             Some(Command::Id) => cli::id(&dir),
             Some(Command::Peers) => cli::peers(&dir),
             Some(Command::Pair { address, id, name }) => cli::pair(&dir, address, &id, name),

@@ -33,7 +33,7 @@ impl Harness {
             clinic::staff::add(&db, "Rita Front", Role::Receptionist).unwrap();
             clinic::staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap();
         }
-        let (app, _) = App::new(Runner::Inline(store.clone(), VecDeque::new()));
+        let (app, _) = App::new(Runner::Inline(store.clone(), VecDeque::new()), None, 0);
         let mut h = Harness {
             _dir: dir,
             store,
@@ -318,7 +318,7 @@ fn keyboard_shortcuts() {
 fn first_run_asks_who_is_at_the_keyboard() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("c.db"), schema::CLINIC).unwrap());
-    let (mut app, _) = App::new(Runner::Inline(store, VecDeque::new()));
+    let (mut app, _) = App::new(Runner::Inline(store, VecDeque::new()), None, 0);
     app.settle();
     assert!(matches!(app.screen, Screen::FirstRun(_)));
     let _ = app.update(Message::FirstRun(crate::screen::first_run::Msg::Name(

@@ -4,5 +4,6 @@ pub mod first_run;
 pub mod form;
 pub mod patient;
 pub mod patients;
+pub mod peers;
 pub mod today;
 pub mod visit;

@@ -217,3 +217,31 @@ pub fn local(db: &Connection) -> (Option<String>, u16) {
         get("listen_port").and_then(|p| p.parse().ok()).unwrap_or(0),
     )
 }
+
+/// How the clinic's other computers are connected, for a status line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Trusted members other than this one.
+    pub others: usize,
+    pub connected: usize,
+    /// The latest contact with any of them (seconds since 1970), if ever.
+    pub last_contact: Option<i64>,
+}
+
+/// The clinic at a glance, from the roster and the node's notes.
+pub fn summary(db: &Connection, me: &DeviceId) -> rusqlite::Result<Summary> {
+    let mut s = Summary::default();
+    for m in members(db)?
+        .into_iter()
+        .filter(|m| !m.revoked && m.id != *me)
+    {
+        s.others += 1;
+        if let Some((state, at, _)) = status(db, &m.id)? {
+            if state == "connected" {
+                s.connected += 1;
+            }
+            s.last_contact = Some(s.last_contact.map_or(at, |l| l.max(at)));
+        }
+    }
+    Ok(s)
+}
