@@ -20,7 +20,7 @@ use crate::proto::{self, Msg, ProtoError, PROTOCOL};
 use crate::store::Store;
 
 /// Changes per batch (a batch never splits one transaction, so it may be a little larger).
-pub const BATCH_CHANGES: i64 = 5_000;
+pub const BATCH_CHANGES: i64 = 20_000;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const SILENCE: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(250);

@@ -1,4 +1,4 @@
-//! Replication sessions over in-memory pipes: initial catch-up in several batches, live edits
+//! Replication sessions over in-memory pipes: an initial catch-up, live edits
 //! both ways, and peers that send garbage or speak another protocol refused with the store
 //! untouched.
 
