@@ -148,21 +148,28 @@ async fn garbage_from_a_peer_ends_the_session_and_changes_nothing() {
     assert_eq!(before, after);
 }
 
-#[tokio::test]
-async fn a_peer_of_another_protocol_version_is_refused_with_a_reason() {
+type Session = tokio::task::JoinHandle<Result<(), ReplicaError>>;
+type Half = tokio::io::ReadHalf<tokio::io::DuplexStream>;
+type WHalf = tokio::io::WriteHalf<tokio::io::DuplexStream>;
+
+/// A session on a fresh store, with the test playing the peer: it has said hello with
+/// `protocol`.
+async fn with_fake_peer(
+    protocol: u32,
+) -> (
+    tempfile::TempDir,
+    Session,
+    proto::Reader<Half>,
+    proto::Writer<WHalf>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let a = store(&dir, "a.db");
     let (pipe_a, pipe_x) = tokio::io::duplex(1 << 16);
     let (_n, seen) = watch::channel(());
-    let session = tokio::spawn(replica::run(
-        pipe_a,
-        a.clone(),
-        replica::Intro::default(),
-        seen,
-    ));
-    let (mut rx, mut tx) = proto::split(pipe_x);
+    let session = tokio::spawn(replica::run(pipe_a, a, replica::Intro::default(), seen));
+    let (rx, mut tx) = proto::split(pipe_x);
     tx.send(Msg::Hello {
-        protocol: 99,
+        protocol,
         schema: 1,
         site_id: vec![7; 16],
         name: "X".into(),
@@ -170,6 +177,12 @@ async fn a_peer_of_another_protocol_version_is_refused_with_a_reason() {
     })
     .await
     .unwrap();
+    (dir, session, rx, tx)
+}
+
+#[tokio::test]
+async fn a_peer_of_another_protocol_version_is_refused_with_a_reason() {
+    let (_dir, session, mut rx, _tx) = with_fake_peer(99).await;
     assert!(matches!(rx.recv().await.unwrap(), Msg::Hello { .. }));
     assert!(matches!(rx.recv().await.unwrap(), Msg::Bye { .. }));
     let err = session.await.unwrap().unwrap_err();
@@ -178,26 +191,7 @@ async fn a_peer_of_another_protocol_version_is_refused_with_a_reason() {
 
 #[tokio::test]
 async fn an_acknowledgement_for_nothing_sent_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = store(&dir, "a.db");
-    let (pipe_a, pipe_x) = tokio::io::duplex(1 << 16);
-    let (_n, seen) = watch::channel(());
-    let session = tokio::spawn(replica::run(
-        pipe_a,
-        a.clone(),
-        replica::Intro::default(),
-        seen,
-    ));
-    let (mut rx, mut tx) = proto::split(pipe_x);
-    tx.send(Msg::Hello {
-        protocol: proto::PROTOCOL,
-        schema: 1,
-        site_id: vec![7; 16],
-        name: "X".into(),
-        port: 0,
-    })
-    .await
-    .unwrap();
+    let (_dir, session, mut rx, mut tx) = with_fake_peer(proto::PROTOCOL).await;
     let _ = rx.recv().await.unwrap();
     tx.send(Msg::Ack { upto: 12345 }).await.unwrap();
     let err = session.await.unwrap().unwrap_err();
