@@ -61,15 +61,19 @@ pub fn peers(dir: &Path) -> anyhow::Result<Outcome> {
             ("removed".to_string(), String::new(), String::new())
         } else {
             match roster::status(&db, &m.id)? {
-                Some((state, at, detail)) => {
-                    let when = chrono::DateTime::from_timestamp(at, 0)
+                Some(p) => {
+                    let when = chrono::DateTime::from_timestamp(p.last_contact, 0)
                         .map(|t| {
                             t.with_timezone(&chrono::Local)
                                 .format("%Y-%m-%d %H:%M:%S")
                                 .to_string()
                         })
                         .unwrap_or_default();
-                    (state, when, detail)
+                    let state = match p.state.as_str() {
+                        "catching up" => format!("catching up ({} changes to send)", p.lag),
+                        _ => p.state,
+                    };
+                    (state, when, p.detail)
                 }
                 None => ("never seen".into(), String::new(), String::new()),
             }
@@ -85,6 +89,12 @@ pub fn peers(dir: &Path) -> anyhow::Result<Outcome> {
         if !detail.is_empty() {
             println!("          last ended: {detail}");
         }
+    }
+    let held = roster::held_back(&db)?;
+    if held > 0 {
+        println!(
+            "\n{held} changes from computers with a newer version wait for this one to be updated"
+        );
     }
     let requests = roster::requests(&db)?;
     if !requests.is_empty() {

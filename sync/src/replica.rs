@@ -113,6 +113,26 @@ fn merge(c: &Connection, batch: &[u8], peer: &[u8], upto: i64) -> rusqlite::Resu
 pub struct Intro {
     pub name: String,
     pub port: u16,
+    /// Where to report how far behind the peer is (for status screens).
+    pub progress: Option<Arc<watch::Sender<Progress>>>,
+}
+
+/// How a session stands, as seen from this side.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Our changes the peer has not yet acknowledged (counted at most every two seconds).
+    pub lag: i64,
+    /// Nothing left to send.
+    pub caught_up: bool,
+}
+
+/// Our changes after our db_version `since` that the peer lacks (its own left out).
+fn lag(c: &Connection, since: i64, peer: &[u8]) -> rusqlite::Result<i64> {
+    c.query_row(
+        "SELECT count(*) FROM crsql_changes WHERE db_version > ?1 AND site_id IS NOT ?2",
+        params![since, peer],
+        |r| r.get(0),
+    )
 }
 
 pub async fn run<T: AsyncRead + AsyncWrite>(
@@ -122,6 +142,7 @@ pub async fn run<T: AsyncRead + AsyncWrite>(
     mut local: watch::Receiver<()>,
 ) -> Result<(), ReplicaError> {
     let (mut rx, mut tx) = proto::split(io);
+    let intro_progress = intro.progress.clone();
     let (me, schema) = with_db(&store, |c| {
         let site: Vec<u8> = c.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
         let schema: u32 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -168,6 +189,16 @@ pub async fn run<T: AsyncRead + AsyncWrite>(
     let mut poll = interval(POLL);
     poll.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut heard = Instant::now();
+    let mut counted: Option<Instant> = None;
+    let report = |p: Progress| {
+        if let Some(tx) = &intro_progress {
+            tx.send_if_modified(|old| {
+                let changed = *old != p;
+                *old = p.clone();
+                changed
+            });
+        }
+    };
     loop {
         if let (Some(has), None) = (peer_has, in_flight) {
             let p = peer.clone();
@@ -175,8 +206,25 @@ pub async fn run<T: AsyncRead + AsyncWrite>(
                 (Some(batch), upto) => {
                     tx.send(Msg::Changes { batch, upto }).await?;
                     in_flight = Some(upto);
+                    if intro_progress.is_some()
+                        && counted.is_none_or(|t| t.elapsed() > Duration::from_secs(2))
+                    {
+                        counted = Some(Instant::now());
+                        let p = peer.clone();
+                        let behind = with_db(&store, move |c| lag(c, has, &p)).await?;
+                        report(Progress {
+                            lag: behind,
+                            caught_up: false,
+                        });
+                    }
                 }
-                (None, now) => peer_has = Some(now.max(has)),
+                (None, now) => {
+                    peer_has = Some(now.max(has));
+                    report(Progress {
+                        lag: 0,
+                        caught_up: true,
+                    });
+                }
             }
         }
         tokio::select! {

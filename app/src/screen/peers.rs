@@ -30,6 +30,8 @@ pub struct Line {
 pub struct Loaded {
     pub lines: Vec<Line>,
     pub requests: Vec<Request>,
+    /// Changes from computers with a newer schema, waiting for this one to be updated.
+    pub held_back: i64,
 }
 
 pub fn load(store: &Store) -> Result<Loaded, String> {
@@ -37,8 +39,15 @@ pub fn load(store: &Store) -> Result<Loaded, String> {
     let read = || -> Result<Loaded, Box<dyn std::error::Error>> {
         let mut lines = Vec::new();
         for m in roster::members(&db)? {
-            let (state, last_contact, detail) = roster::status(&db, &m.id)?
-                .unwrap_or_else(|| ("never seen".into(), 0, String::new()));
+            let (state, last_contact, detail) = match roster::status(&db, &m.id)? {
+                Some(p) if p.state == "catching up" => (
+                    format!("catching up ({} to send)", p.lag),
+                    p.last_contact,
+                    p.detail,
+                ),
+                Some(p) => (p.state, p.last_contact, p.detail),
+                None => ("never seen".into(), 0, String::new()),
+            };
             lines.push(Line {
                 member: m,
                 state,
@@ -47,6 +56,7 @@ pub fn load(store: &Store) -> Result<Loaded, String> {
             });
         }
         Ok(Loaded {
+            held_back: roster::held_back(&db)?,
             lines,
             requests: roster::requests(&db)?,
         })
@@ -142,6 +152,16 @@ impl Peers {
                     );
                 }
                 body = body.push(container(list).padding(10).width(Fill).style(theme::notice));
+            }
+            if d.held_back > 0 {
+                body = body.push(
+                    container(text(format!(
+                        "{} changes from computers running a newer Carebook wait here until this one is updated; nothing is lost.",
+                        d.held_back
+                    )))
+                    .padding(8)
+                    .style(theme::notice),
+                );
             }
             let mut list =
                 column![text("The clinic's computers").font(theme::BOLD).size(20)].spacing(4);

@@ -92,6 +92,7 @@ impl Node {
             intro: Mutex::new(Intro {
                 name: name.to_string(),
                 port: 0,
+                progress: None,
             }),
             changed: watch::channel(()).0,
             sessions: Mutex::new(HashMap::new()),
@@ -113,11 +114,15 @@ impl Node {
 
     /// Notes how a peer's sessions go, for `carebook peers` and the Peers screen.
     async fn status(&self, peer: DeviceId, state: &'static str, detail: String) {
+        self.status_with_lag(peer, state, detail, 0).await;
+    }
+
+    async fn status_with_lag(&self, peer: DeviceId, state: &'static str, detail: String, lag: i64) {
         let r = self
             .with_db(move |db| {
                 db.execute(
-                    "INSERT OR REPLACE INTO peer_status(id, state, last_contact, detail) VALUES (?1, ?2, unixepoch(), ?3)",
-                    rusqlite::params![peer.to_text(), state, detail],
+                    "INSERT OR REPLACE INTO peer_status(id, state, last_contact, detail, lag) VALUES (?1, ?2, unixepoch(), ?3, ?4)",
+                    rusqlite::params![peer.to_text(), state, detail, lag],
                 )
             })
             .await;
@@ -306,7 +311,21 @@ impl Node {
         if self.roster.verdict(&peer) != Verdict::Trusted {
             return Err(NodeError::Ended("the device is not trusted"));
         }
-        let intro = lock(&self.intro).clone();
+        let (progress, mut watch_progress) = watch::channel(replica::Progress::default());
+        let mut intro = lock(&self.intro).clone();
+        intro.progress = Some(Arc::new(progress));
+        let node = self.clone();
+        let reporter = tokio::spawn(async move {
+            while watch_progress.changed().await.is_ok() {
+                let p = watch_progress.borrow_and_update().clone();
+                let (state, detail) = if p.caught_up {
+                    ("live", String::new())
+                } else {
+                    ("catching up", format!("{} changes to send", p.lag))
+                };
+                node.status_with_lag(peer, state, detail, p.lag).await;
+            }
+        });
         let task = tokio::spawn(replica::run(
             io,
             self.store.clone(),
@@ -320,6 +339,7 @@ impl Node {
             .push(handle.clone());
         self.status(peer, "connected", String::new()).await;
         let result = task.await;
+        reporter.abort();
         if let Some(list) = lock(&self.sessions).get_mut(&peer) {
             list.retain(|h| h.id() != handle.id());
         }

@@ -182,15 +182,39 @@ pub fn accept(db: &Connection, id: &DeviceId) -> rusqlite::Result<bool> {
     Ok(true)
 }
 
-/// How a peer's sessions went, as the node last noted: state, when, and why the last one ended.
-pub fn status(db: &Connection, id: &DeviceId) -> rusqlite::Result<Option<(String, i64, String)>> {
+/// How a peer's sessions go, as the node last noted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// connected, catching up, live, or offline.
+    pub state: String,
+    pub last_contact: i64,
+    /// Why the last session ended.
+    pub detail: String,
+    /// Our changes it has not acknowledged yet.
+    pub lag: i64,
+}
+
+pub fn status(db: &Connection, id: &DeviceId) -> rusqlite::Result<Option<PeerStatus>> {
     use rusqlite::OptionalExtension;
     db.query_row(
-        "SELECT state, last_contact, detail FROM peer_status WHERE id = ?1",
+        "SELECT state, last_contact, detail, lag FROM peer_status WHERE id = ?1",
         [id.to_text()],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        |r| {
+            Ok(PeerStatus {
+                state: r.get(0)?,
+                last_contact: r.get(1)?,
+                detail: r.get(2)?,
+                lag: r.get(3)?,
+            })
+        },
     )
     .optional()
+}
+
+/// Changes held back because this computer's schema does not have their table or column yet
+/// (they apply after an update).
+pub fn held_back(db: &Connection) -> rusqlite::Result<i64> {
+    db.query_row("SELECT count(*) FROM crr_quarantine", [], |r| r.get(0))
 }
 
 /// Remembers how `serve` runs: its name and port (so `pair` can announce the same).
@@ -236,11 +260,14 @@ pub fn summary(db: &Connection, me: &DeviceId) -> rusqlite::Result<Summary> {
         .filter(|m| !m.revoked && m.id != *me)
     {
         s.others += 1;
-        if let Some((state, at, _)) = status(db, &m.id)? {
-            if state == "connected" {
+        if let Some(p) = status(db, &m.id)? {
+            if p.state != "offline" {
                 s.connected += 1;
             }
-            s.last_contact = Some(s.last_contact.map_or(at, |l| l.max(at)));
+            s.last_contact = Some(
+                s.last_contact
+                    .map_or(p.last_contact, |l| l.max(p.last_contact)),
+            );
         }
     }
     Ok(s)

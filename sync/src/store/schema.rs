@@ -173,7 +173,8 @@ CREATE TABLE peer_status (
     id TEXT PRIMARY KEY NOT NULL,
     state TEXT NOT NULL DEFAULT 'offline',
     last_contact INTEGER NOT NULL DEFAULT 0,
-    detail TEXT NOT NULL DEFAULT ''
+    detail TEXT NOT NULL DEFAULT '',
+    lag INTEGER NOT NULL DEFAULT 0
 );
 CREATE TRIGGER removed_devices_stay_removed BEFORE UPDATE OF revoked_at ON devices
     WHEN OLD.revoked_at != 0 AND NEW.revoked_at = 0 AND crsql_internal_sync_bit() = 0
