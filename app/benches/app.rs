@@ -52,6 +52,7 @@ fn first_frame(dir: &std::path::Path, display: &str) -> Option<(f64, f64)> {
         .arg("--data-dir")
         .arg(dir)
         .arg("--first-frame-probe")
+        .args(["--discovery", "off"])
         .env("DISPLAY", display)
         .env("ICED_BACKEND", "tiny-skia")
         .stdout(Stdio::piped())
