@@ -90,6 +90,23 @@ pub fn peers(dir: &Path) -> anyhow::Result<Outcome> {
             println!("          last ended: {detail}");
         }
     }
+    let now = chrono::Utc::now().timestamp();
+    for m in roster::members(&db)?
+        .into_iter()
+        .filter(|m| !m.revoked && m.id != identity.id)
+    {
+        let seen = roster::status(&db, &m.id)?.map(|p| p.last_contact);
+        let days = seen.map(|at| (now - at) / 86_400);
+        if days.is_none_or(|d| d > 14) {
+            let when = days.map_or("never connected".to_string(), |d| {
+                format!("last seen {d} days ago")
+            });
+            println!(
+                "\nwarning: {} is {when}; old deletions are kept for it until it catches up (or remove it)",
+                if m.name.is_empty() { m.id.short() } else { m.name.clone() }
+            );
+        }
+    }
     let held = roster::held_back(&db)?;
     if held > 0 {
         println!(

@@ -120,10 +120,17 @@ pub struct Intro {
 /// How a session stands, as seen from this side.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
+    /// The peer's site id (from its hello).
+    pub site: Vec<u8>,
     /// Our changes the peer has not yet acknowledged (counted at most every two seconds).
     pub lag: i64,
     /// Nothing left to send.
     pub caught_up: bool,
+}
+
+/// How far a peer (by site id) has acknowledged our changes (our db_version; 0 if never).
+pub fn acknowledged(c: &Connection, site: &[u8]) -> rusqlite::Result<i64> {
+    slot(c, site, ACKED)
 }
 
 /// Our changes after our db_version `since` that the peer lacks (its own left out).
@@ -213,6 +220,7 @@ pub async fn run<T: AsyncRead + AsyncWrite>(
                         let p = peer.clone();
                         let behind = with_db(&store, move |c| lag(c, has, &p)).await?;
                         report(Progress {
+                            site: peer.clone(),
                             lag: behind,
                             caught_up: false,
                         });
@@ -221,6 +229,7 @@ pub async fn run<T: AsyncRead + AsyncWrite>(
                 (None, now) => {
                     peer_has = Some(now.max(has));
                     report(Progress {
+                        site: peer.clone(),
                         lag: 0,
                         caught_up: true,
                     });

@@ -227,3 +227,47 @@ async fn pairing_needs_both_sides_to_accept() {
     d.write("p9", "From the laptop");
     eventually("D's record reaches A", || a.family("p9").is_some()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_deletions_are_forgotten_only_once_every_trusted_computer_has_them() {
+    let (a, b) = (
+        Computer::start("Front desk").await,
+        Computer::start("Doctor").await,
+    );
+    a.trust(&b, "Doctor").await;
+    b.trust(&a, "Front desk").await;
+    b.stay_connected(&a);
+    // A computer paired with A that has never connected holds compaction back.
+    let absent = Computer::start("Laptop in a drawer").await;
+    a.trust(&absent, "Laptop in a drawer").await;
+    a.write("gone", "Deleted soon");
+    a.node
+        .store
+        .writer()
+        .execute("DELETE FROM patients WHERE id = 'gone'", [])
+        .unwrap();
+    a.node.local_change();
+    eventually("B has everything and A knows B's site", || {
+        roster::status(&a.node.store.writer(), &b.id())
+            .unwrap()
+            .is_some_and(|s| s.state == "live" && s.lag == 0)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        a.node.compact().await.unwrap(),
+        0,
+        "the absent laptop has not seen the deletion"
+    );
+    roster::revoke(&a.node.store.writer(), &absent.id()).unwrap();
+    assert_eq!(
+        a.node.compact().await.unwrap(),
+        1,
+        "removed computers do not count"
+    );
+    // Nothing comes back when B and A keep exchanging.
+    b.write("after", "Later record");
+    eventually("B's later record on A", || a.family("after").is_some()).await;
+    assert_eq!(a.family("gone"), None);
+    assert_eq!(b.family("gone"), None);
+}

@@ -75,6 +75,7 @@ fn init(raw: *mut sqlite3) -> Result<()> {
         ("crsql_site_id", 0, site_id),
         ("crsql_finalize", 0, finalize),
         ("crsql_internal_sync_bit", 0, sync_bit),
+        ("crsql_compact_tombstones", 1, compact_tombstones),
         ("crsql_pack_columns", -1, pack_columns),
         ("crsql_merge_changes", 1, merge_changes),
         ("crsql_batch_db_version", 1, batch_db_version),
@@ -392,5 +393,42 @@ fn batch_db_version(
         top = top.max(c.db_version);
     }
     api::result_int64(ctx, top);
+    Ok(())
+}
+
+/// `crsql_compact_tombstones(below)`: forgets deleted rows whose deletion is older than the
+/// db_version `below`. Call it only with a version every peer has acknowledged: a peer that
+/// has not seen a deletion could otherwise bring the row back. Returns the rows forgotten; the
+/// db_version never goes backwards.
+fn compact_tombstones(
+    conn: &Conn,
+    ctx: *mut sqlite3_context,
+    args: &[*mut sqlite3_value],
+) -> Result<()> {
+    // SAFETY: live argument of this call.
+    let ValueRef::Int(below) = (unsafe { ValueRef::from_raw(args[0]) }) else {
+        return Err(Error::new("crsql_compact_tombstones expects a db_version"));
+    };
+    let db = conn.db;
+    let mut inner = conn.inner()?;
+    merge::flush(conn, &mut inner)?;
+    let now = inner.db_version(db)?;
+    let mut st = db.prepare(
+        "INSERT INTO crr_meta(key, value) VALUES ('db_version_floor', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+    )?;
+    st.bind_i64(1, now)?;
+    st.run()?;
+    let mut removed = 0;
+    for t in Inner::tracked_tables(db)? {
+        let mut st = db.prepare(&format!(
+            "DELETE FROM {} WHERE dbv < ?1 AND cl % 2 = 0",
+            table::clock_table(&t)
+        ))?;
+        st.bind_i64(1, below)?;
+        st.run()?;
+        removed += db.changes();
+    }
+    api::result_int64(ctx, removed);
     Ok(())
 }

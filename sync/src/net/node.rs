@@ -28,6 +28,8 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 const ROSTER_REFRESH: Duration = Duration::from_millis(400);
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Compact old deletions every this many roster rounds (about ten minutes).
+const COMPACT_EVERY: u64 = 1500;
 
 /// Why a connection or session ended.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +123,9 @@ impl Node {
         let r = self
             .with_db(move |db| {
                 db.execute(
-                    "INSERT OR REPLACE INTO peer_status(id, state, last_contact, detail, lag) VALUES (?1, ?2, unixepoch(), ?3, ?4)",
+                    "INSERT INTO peer_status(id, state, last_contact, detail, lag) VALUES (?1, ?2, unixepoch(), ?3, ?4)
+                     ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_contact = excluded.last_contact,
+                         detail = excluded.detail, lag = excluded.lag",
                     rusqlite::params![peer.to_text(), state, detail, lag],
                 )
             })
@@ -164,10 +168,55 @@ impl Node {
         Ok(())
     }
 
+    /// Forgets deletions every trusted computer has acknowledged. Nothing is compacted while a
+    /// trusted computer has never connected (its site is unknown). Returns the rows forgotten.
+    pub async fn compact(&self) -> Result<i64, NodeError> {
+        let me = self.identity.id;
+        self.with_db(move |db| {
+            let mut lowest: Option<i64> = None;
+            for m in roster::members(db)?
+                .into_iter()
+                .filter(|m| !m.revoked && m.id != me)
+            {
+                let site: Option<Vec<u8>> = db
+                    .query_row(
+                        "SELECT site_id FROM peer_status WHERE id = ?1",
+                        [m.id.to_text()],
+                        |r| r.get(0),
+                    )
+                    .unwrap_or(None);
+                let Some(site) = site else {
+                    return Ok(0);
+                };
+                let acked = replica::acknowledged(db, &site)?;
+                lowest = Some(lowest.map_or(acked, |l: i64| l.min(acked)));
+            }
+            match lowest {
+                // Acknowledged up to and including `acked`: deletions at or below it go.
+                Some(acked) if acked > 0 => {
+                    db.query_row("SELECT crsql_compact_tombstones(?1)", [acked + 1], |r| {
+                        r.get(0)
+                    })
+                }
+                _ => Ok(0),
+            }
+        })
+        .await
+    }
+
     /// Keeps the roster current while the node runs (it changes as the devices table merges),
     /// and keeps a connection to every trusted member whose address is known.
     pub async fn maintain(self: Arc<Self>) {
+        let mut rounds: u64 = 0;
         loop {
+            rounds += 1;
+            if rounds.is_multiple_of(COMPACT_EVERY) {
+                match self.compact().await {
+                    Ok(n) if n > 0 => tracing::info!("forgot {n} old deletions every computer has"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("could not compact old deletions: {e}"),
+                }
+            }
             if let Err(e) = self.refresh_roster().await {
                 tracing::warn!("could not refresh the device roster: {e}");
             }
@@ -324,6 +373,15 @@ impl Node {
                     ("catching up", format!("{} changes to send", p.lag))
                 };
                 node.status_with_lag(peer, state, detail, p.lag).await;
+                let site = p.site.clone();
+                let _ = node
+                    .with_db(move |db| {
+                        db.execute(
+                            "UPDATE peer_status SET site_id = ?2 WHERE id = ?1",
+                            rusqlite::params![peer.to_text(), site],
+                        )
+                    })
+                    .await;
             }
         });
         let task = tokio::spawn(replica::run(

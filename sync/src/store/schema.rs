@@ -174,7 +174,8 @@ CREATE TABLE peer_status (
     state TEXT NOT NULL DEFAULT 'offline',
     last_contact INTEGER NOT NULL DEFAULT 0,
     detail TEXT NOT NULL DEFAULT '',
-    lag INTEGER NOT NULL DEFAULT 0
+    lag INTEGER NOT NULL DEFAULT 0,
+    site_id BLOB
 );
 CREATE TRIGGER removed_devices_stay_removed BEFORE UPDATE OF revoked_at ON devices
     WHEN OLD.revoked_at != 0 AND NEW.revoked_at = 0 AND crsql_internal_sync_bit() = 0
