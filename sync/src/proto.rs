@@ -56,6 +56,8 @@ pub enum ProtoError {
     Malformed(String),
     #[error("the connection closed")]
     Closed,
+    #[error("the connection closed in the middle of a frame (truncated)")]
+    Truncated,
 }
 
 impl From<std::io::Error> for ProtoError {
@@ -64,6 +66,8 @@ impl From<std::io::Error> for ProtoError {
             && e.to_string().contains("frame size too big")
         {
             ProtoError::Oversized
+        } else if e.to_string().contains("bytes remaining on stream") {
+            ProtoError::Truncated
         } else {
             ProtoError::Io(e)
         }

@@ -13,6 +13,38 @@ use carebook_sync::store::{schema, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// What the nodes in this test binary logged, to check that refusals give their reason.
+static LOG: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOG.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log lines about connections from `from` so far (capturing starts on first call).
+fn logged_about(from: SocketAddr) -> Vec<String> {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(|| LogWriter)
+            .init();
+    });
+    let needle = format!("addr={from}");
+    String::from_utf8_lossy(&LOG.lock().unwrap())
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .map(str::to_string)
+        .collect()
+}
+
 struct Computer {
     _dir: tempfile::TempDir,
     node: Arc<Node>,
@@ -270,4 +302,120 @@ async fn old_deletions_are_forgotten_only_once_every_trusted_computer_has_them()
     eventually("B's later record on A", || a.family("after").is_some()).await;
     assert_eq!(a.family("gone"), None);
     assert_eq!(b.family("gone"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn computers_that_dial_each_other_at_once_keep_one_session() {
+    let (a, b) = (
+        Computer::start("Front desk").await,
+        Computer::start("Doctor").await,
+    );
+    // Trusted with no address known, so that only this test dials.
+    roster::add(&a.node.store.writer(), &b.id(), "Doctor", "").unwrap();
+    roster::add(&b.node.store.writer(), &a.id(), "Front desk", "").unwrap();
+    a.node.refresh_roster().await.unwrap();
+    b.node.refresh_roster().await.unwrap();
+    // Both dial at the same moment, as happens when two computers start together.
+    let (na, nb) = (a.node.clone(), b.node.clone());
+    let (to_b, to_a) = (b.addr, a.addr);
+    let (idb, ida) = (b.id(), a.id());
+    let mut from_a = tokio::spawn(async move { na.dial(to_b, idb).await });
+    let mut from_b = tokio::spawn(async move { nb.dial(to_a, ida).await });
+    // One of the two connections ends at once; the one dialled by the lower ID stays.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        tokio::select! {
+            r = &mut from_a => (a.id() > b.id(), r.unwrap()),
+            r = &mut from_b => (b.id() > a.id(), r.unwrap()),
+        }
+    })
+    .await
+    .expect("one of the two connections ends");
+    assert!(ended.0, "the connection dialled by the higher ID ends");
+    assert!(ended.1.is_err());
+    a.write("p1", "Okafor");
+    b.write("p2", "Tanaka");
+    eventually("both records on both", || {
+        a.family("p2").is_some() && b.family("p1").is_some()
+    })
+    .await;
+    assert_eq!(a.node.sessions_with(&b.id()), 1, "one session on A");
+    assert_eq!(b.node.sessions_with(&a.id()), 1, "one session on B");
+    from_a.abort();
+    from_b.abort();
+}
+
+/// Opens a TLS connection to `to` with a trusted computer's certificate and sends raw bytes,
+/// then returns the local address (for its log lines) once the node has hung up.
+async fn send_raw(from: &Computer, to: &Computer, bytes: &[u8], close: bool) -> SocketAddr {
+    let tcp = TcpStream::connect(to.addr).await.unwrap();
+    let local = tcp.local_addr().unwrap();
+    let config = carebook_sync::net::tls::client(&from.node.identity, to.id()).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("carebook.device").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(bytes).await.unwrap();
+    if close {
+        tls.shutdown().await.unwrap();
+    }
+    // The node ends the connection: reading reaches the end (after its hello, if it sent one).
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut sink)).await;
+    assert!(read.is_ok(), "the node hangs up on a bad stream");
+    local
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_from_a_trusted_computer_are_refused_with_a_logged_reason() {
+    let _ = logged_about("127.0.0.1:1".parse().unwrap());
+    let (a, b, rogue) = (
+        Computer::start("Front desk").await,
+        Computer::start("Doctor").await,
+        Computer::start("Laptop with a bug").await,
+    );
+    a.trust(&b, "Doctor").await;
+    b.trust(&a, "Front desk").await;
+    // The rogue is trusted but nobody dials it and it dials nobody: only its raw bytes arrive.
+    roster::add(&a.node.store.writer(), &rogue.id(), "Laptop", "").unwrap();
+    roster::add(&rogue.node.store.writer(), &a.id(), "Front desk", "").unwrap();
+    a.node.refresh_roster().await.unwrap();
+    b.stay_connected(&a);
+    a.write("p1", "Okafor");
+    eventually("B is in sync", || b.family("p1").is_some()).await;
+
+    let oversized = send_raw(&rogue, &a, &u32::MAX.to_be_bytes(), false).await;
+    let mut garbage = 7u32.to_be_bytes().to_vec();
+    garbage.extend_from_slice(&[0xff; 7]);
+    let malformed = send_raw(&rogue, &a, &garbage, false).await;
+    let mut cut = 1000u32.to_be_bytes().to_vec();
+    cut.extend_from_slice(&[0; 10]);
+    let truncated = send_raw(&rogue, &a, &cut, true).await;
+    let plain = {
+        let mut tcp = TcpStream::connect(a.addr).await.unwrap();
+        let local = tcp.local_addr().unwrap();
+        tcp.write_all(b"\x00\x00\x00\x05hello").await.unwrap();
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut sink)).await;
+        local
+    };
+    for (from, reason) in [
+        (oversized, "frame larger than"),
+        (malformed, "malformed frame"),
+        (truncated, "truncated"),
+        (plain, "TLS handshake failed"),
+    ] {
+        eventually(&format!("a logged reason for {reason}"), || {
+            logged_about(from)
+                .iter()
+                .any(|l| l.contains("connection refused or ended") && l.contains(reason))
+        })
+        .await;
+    }
+    assert_eq!(rogue.family("p1"), None, "no records went to the bad streams");
+    a.write("p1", "Okafor-Mensah");
+    eventually("A still serves B", || {
+        b.family("p1").as_deref() == Some("Okafor-Mensah")
+    })
+    .await;
 }

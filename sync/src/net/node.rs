@@ -40,6 +40,8 @@ pub enum NodeError {
     Tls(#[from] rustls::Error),
     #[error("{0} took too long")]
     Timeout(&'static str),
+    #[error("TLS handshake failed: {0}")]
+    Handshake(std::io::Error),
     #[error("the peer presented no certificate")]
     NoCertificate,
     #[error(transparent)]
@@ -59,7 +61,8 @@ pub struct Node {
     pub roster: Arc<Roster>,
     intro: Mutex<Intro>,
     changed: watch::Sender<()>,
-    sessions: Mutex<HashMap<DeviceId, Vec<AbortHandle>>>,
+    /// The sessions with each peer, with who dialled each (see [`Node::admit`]).
+    sessions: Mutex<HashMap<DeviceId, Vec<(DeviceId, AbortHandle)>>>,
     dialling: Mutex<HashSet<DeviceId>>,
 }
 
@@ -162,7 +165,7 @@ impl Node {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&id)
             {
-                handles.iter().for_each(AbortHandle::abort);
+                handles.iter().for_each(|(_, h)| h.abort());
             }
         }
         Ok(())
@@ -291,13 +294,14 @@ impl Node {
         let acceptor = TlsAcceptor::from(tls::server(&self.identity, self.roster.clone())?);
         let stream = timeout(HANDSHAKE, acceptor.accept(tcp))
             .await
-            .map_err(|_| NodeError::Timeout("the TLS handshake"))??;
+            .map_err(|_| NodeError::Timeout("the TLS handshake"))?
+            .map_err(NodeError::Handshake)?;
         let peer =
             tls::peer_id(stream.get_ref().1.peer_certificates()).ok_or(NodeError::NoCertificate)?;
         if self.roster.verdict(&peer) == Verdict::Unknown {
             return self.pairing_request(peer, stream, from).await;
         }
-        self.session(peer, stream).await
+        self.session(peer, peer, stream).await
     }
 
     /// An unknown device finished the handshake: record its request to join (its name and the
@@ -348,13 +352,39 @@ impl Node {
             rustls::pki_types::ServerName::try_from("carebook.device").expect("a valid name");
         let stream = timeout(HANDSHAKE, connector.connect(name, tcp))
             .await
-            .map_err(|_| NodeError::Timeout("the TLS handshake"))??;
-        self.session(expect, stream).await
+            .map_err(|_| NodeError::Timeout("the TLS handshake"))?
+            .map_err(NodeError::Handshake)?;
+        self.session(expect, self.identity.id, stream).await
+    }
+
+    /// The number of sessions running with `peer` (one, once simultaneous dials settle).
+    pub fn sessions_with(&self, peer: &DeviceId) -> usize {
+        lock(&self.sessions).get(peer).map_or(0, Vec::len)
+    }
+
+    /// Records a new session with `peer` that `dialer` opened, keeping one session per peer.
+    /// When both computers dial each other at once, both keep the connection dialled by the
+    /// lower device ID (each side decides alone and they agree); a redial by the same side
+    /// replaces its older connection, which is probably half-open. Returns false when the new
+    /// session should end at once.
+    fn admit(&self, peer: DeviceId, dialer: DeviceId, handle: &AbortHandle) -> bool {
+        let preferred = self.identity.id.min(peer);
+        let mut sessions = lock(&self.sessions);
+        let list = sessions.entry(peer).or_default();
+        if list.iter().any(|(d, _)| *d != dialer && *d == preferred) {
+            return false;
+        }
+        for (_, old) in list.drain(..) {
+            old.abort();
+        }
+        list.push((dialer, handle.clone()));
+        true
     }
 
     async fn session<T: AsyncRead + AsyncWrite + Send + 'static>(
         self: &Arc<Self>,
         peer: DeviceId,
+        dialer: DeviceId,
         io: T,
     ) -> Result<(), NodeError> {
         if self.roster.verdict(&peer) != Verdict::Trusted {
@@ -391,19 +421,25 @@ impl Node {
             self.changed.subscribe(),
         ));
         let handle = task.abort_handle();
-        lock(&self.sessions)
-            .entry(peer)
-            .or_default()
-            .push(handle.clone());
+        if !self.admit(peer, dialer, &handle) {
+            task.abort();
+            reporter.abort();
+            return Err(NodeError::Ended(
+                "the two computers dialled each other at once; the other connection stays",
+            ));
+        }
         self.status(peer, "connected", String::new()).await;
         let result = task.await;
         reporter.abort();
         if let Some(list) = lock(&self.sessions).get_mut(&peer) {
-            list.retain(|h| h.id() != handle.id());
+            list.retain(|(_, h)| h.id() != handle.id());
         }
         let result = match result {
             Ok(r) => r.map_err(NodeError::from),
-            Err(_) => Err(NodeError::Ended("the device was removed from the clinic")),
+            Err(_) if self.roster.verdict(&peer) == Verdict::Revoked => {
+                Err(NodeError::Ended("the device was removed from the clinic"))
+            }
+            Err(_) => Err(NodeError::Ended("a newer connection to it took over")),
         };
         let still_connected = lock(&self.sessions)
             .get(&peer)
