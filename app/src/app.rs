@@ -184,9 +184,14 @@ impl App {
                 Message::VisitLoaded(r.map_err(|e| e.to_string()))
             }),
             Route::NewPatient => Task::none(),
-            Route::Peers => self
-                .runner
-                .spawn(|store| Message::PeersLoaded(screen::peers::load(store).map(Box::new))),
+            Route::Peers => {
+                let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
+                    return Task::none();
+                };
+                self.runner.spawn(move |store| {
+                    Message::PeersLoaded(screen::peers::load(store, &me).map(Box::new))
+                })
+            }
             Route::EditPatient(id) => self.runner.spawn(move |store| {
                 Message::FormLoaded(
                     clinic::patients::get(&store.writer(), &id)

@@ -90,28 +90,17 @@ pub fn peers(dir: &Path) -> anyhow::Result<Outcome> {
             println!("          last ended: {detail}");
         }
     }
-    let now = chrono::Utc::now().timestamp();
-    for m in roster::members(&db)?
-        .into_iter()
-        .filter(|m| !m.revoked && m.id != identity.id)
-    {
-        let seen = roster::status(&db, &m.id)?.map(|p| p.last_contact);
-        let days = seen.map(|at| (now - at) / 86_400);
-        if days.is_none_or(|d| d > 14) {
-            let when = days.map_or("never connected".to_string(), |d| {
-                format!("last seen {d} days ago")
-            });
-            println!(
-                "\nwarning: {} is {when}; old deletions are kept for it until it catches up (or remove it)",
-                if m.name.is_empty() { m.id.short() } else { m.name.clone() }
-            );
-        }
+    for away in roster::long_away(&db, &identity.id, chrono::Utc::now().timestamp())? {
+        println!("\nwarning: {away}");
     }
     let held = roster::held_back(&db)?;
-    if held > 0 {
+    if !held.is_empty() {
         println!(
-            "\n{held} changes from computers with a newer version wait for this one to be updated"
+            "\nHELD BACK until this computer is updated to a newer Carebook (nothing is lost):"
         );
+        for h in held {
+            println!("{h}");
+        }
     }
     let requests = roster::requests(&db)?;
     if !requests.is_empty() {

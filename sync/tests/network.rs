@@ -291,6 +291,24 @@ async fn old_deletions_are_forgotten_only_once_every_trusted_computer_has_them()
         0,
         "the absent laptop has not seen the deletion"
     );
+    // People are warned about it, and about any computer away for weeks.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let away = roster::long_away(&a.node.store.writer(), &a.id(), now).unwrap();
+    assert_eq!(away.len(), 1, "B is live, only the laptop is away");
+    assert_eq!((away[0].member.id, away[0].days), (absent.id(), None));
+    assert!(away[0].to_string().contains("has never connected"));
+    let in_three_weeks = roster::long_away(&a.node.store.writer(), &a.id(), now + 21 * 86_400)
+        .unwrap()
+        .into_iter()
+        .find(|w| w.member.id == b.id())
+        .expect("B unseen for three weeks is warned about");
+    assert!(
+        (20..=21).contains(&in_three_weeks.days.unwrap()),
+        "{in_three_weeks}"
+    );
     roster::revoke(&a.node.store.writer(), &absent.id()).unwrap();
     assert_eq!(
         a.node.compact().await.unwrap(),
@@ -412,7 +430,11 @@ async fn bad_frames_from_a_trusted_computer_are_refused_with_a_logged_reason() {
         })
         .await;
     }
-    assert_eq!(rogue.family("p1"), None, "no records went to the bad streams");
+    assert_eq!(
+        rogue.family("p1"),
+        None,
+        "no records went to the bad streams"
+    );
     a.write("p1", "Okafor-Mensah");
     eventually("A still serves B", || {
         b.family("p1").as_deref() == Some("Okafor-Mensah")

@@ -113,6 +113,13 @@ fn changes_for_an_unknown_column_wait_for_the_schema() {
         held,
         vec![("diagnosis".to_string(), "unknown column".to_string())]
     );
+    let shown = carebook_sync::net::roster::held_back(&w).unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(
+        shown[0].to_string(),
+        "visits.diagnosis: 1 changes (unknown column)",
+        "the Peers screen and `carebook peers` name what waits"
+    );
     drop(w);
     drop(older);
     // The older computer upgrades: the held-back change applies.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use carebook_sync::identity::DeviceId;
 use carebook_sync::net::node::{Node, NodeError};
-use carebook_sync::net::roster::{self, Member, Request};
+use carebook_sync::net::roster::{self, HeldBack, LongAway, Member, Request};
 use carebook_sync::replica::ReplicaError;
 use carebook_sync::store::Store;
 use iced::widget::{button, column, container, qr_code, row, scrollable, text, text_input};
@@ -31,10 +31,12 @@ pub struct Loaded {
     pub lines: Vec<Line>,
     pub requests: Vec<Request>,
     /// Changes from computers with a newer schema, waiting for this one to be updated.
-    pub held_back: i64,
+    pub held_back: Vec<HeldBack>,
+    /// Trusted computers away for long (old deletions are kept for them).
+    pub long_away: Vec<LongAway>,
 }
 
-pub fn load(store: &Store) -> Result<Loaded, String> {
+pub fn load(store: &Store, me: &DeviceId) -> Result<Loaded, String> {
     let db = store.writer();
     let read = || -> Result<Loaded, Box<dyn std::error::Error>> {
         let mut lines = Vec::new();
@@ -57,6 +59,7 @@ pub fn load(store: &Store) -> Result<Loaded, String> {
         }
         Ok(Loaded {
             held_back: roster::held_back(&db)?,
+            long_away: roster::long_away(&db, me, chrono::Utc::now().timestamp())?,
             lines,
             requests: roster::requests(&db)?,
         })
@@ -153,14 +156,21 @@ impl Peers {
                 }
                 body = body.push(container(list).padding(10).width(Fill).style(theme::notice));
             }
-            if d.held_back > 0 {
+            if !d.held_back.is_empty() {
+                let mut held = column![text(
+                    "Changes from computers running a newer Carebook wait here until this one is updated; nothing is lost:"
+                )]
+                .spacing(2);
+                for h in &d.held_back {
+                    held = held.push(text(format!("    {h}")).size(13));
+                }
+                body = body.push(container(held).padding(8).style(theme::notice));
+            }
+            for away in &d.long_away {
                 body = body.push(
-                    container(text(format!(
-                        "{} changes from computers running a newer Carebook wait here until this one is updated; nothing is lost.",
-                        d.held_back
-                    )))
-                    .padding(8)
-                    .style(theme::notice),
+                    container(text(format!("Warning: {away}.")))
+                        .padding(8)
+                        .style(theme::notice),
                 );
             }
             let mut list =

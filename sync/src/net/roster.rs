@@ -211,10 +211,93 @@ pub fn status(db: &Connection, id: &DeviceId) -> rusqlite::Result<Option<PeerSta
     .optional()
 }
 
+/// Changes held back for one table and column (schema names only, never values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBack {
+    pub table: String,
+    /// The column, or empty for whole-row changes (a row created or deleted).
+    pub column: String,
+    /// Why they wait ("unknown table", "unknown column", ...).
+    pub reason: String,
+    pub changes: i64,
+}
+
 /// Changes held back because this computer's schema does not have their table or column yet
-/// (they apply after an update).
-pub fn held_back(db: &Connection) -> rusqlite::Result<i64> {
-    db.query_row("SELECT count(*) FROM crr_quarantine", [], |r| r.get(0))
+/// (they apply after an update), by table, column and reason.
+pub fn held_back(db: &Connection) -> rusqlite::Result<Vec<HeldBack>> {
+    let mut st = db.prepare(
+        "SELECT \"table\", cid, reason, count(*) FROM crr_quarantine GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    )?;
+    let rows = st.query_map([], |r| {
+        let column: String = r.get(1)?;
+        Ok(HeldBack {
+            table: r.get(0)?,
+            column: if column == "-1" {
+                String::new()
+            } else {
+                column
+            },
+            reason: r.get(2)?,
+            changes: r.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+impl std::fmt::Display for HeldBack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.column.is_empty() {
+            format!("{} (whole rows)", self.table)
+        } else {
+            format!("{}.{}", self.table, self.column)
+        };
+        write!(f, "{what}: {} changes ({})", self.changes, self.reason)
+    }
+}
+
+/// Days a trusted computer may stay away before people are warned about it.
+pub const LONG_AWAY_DAYS: i64 = 14;
+
+/// A trusted computer that has not connected for over [`LONG_AWAY_DAYS`] (or never has):
+/// old deletions are kept for it, so it should come back or be removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongAway {
+    pub member: Member,
+    /// Whole days since its last contact; None if it never connected.
+    pub days: Option<i64>,
+}
+
+impl std::fmt::Display for LongAway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = if self.member.name.is_empty() {
+            self.member.id.short()
+        } else {
+            self.member.name.clone()
+        };
+        match self.days {
+            Some(d) => write!(f, "{name} was last seen {d} days ago")?,
+            None => write!(f, "{name} has never connected")?,
+        }
+        write!(
+            f,
+            "; old deletions are kept for it until it catches up (or remove it if it is gone)"
+        )
+    }
+}
+
+/// The trusted computers away for long, as of `now` (Unix seconds).
+pub fn long_away(db: &Connection, me: &DeviceId, now: i64) -> rusqlite::Result<Vec<LongAway>> {
+    let mut away = Vec::new();
+    for m in members(db)?
+        .into_iter()
+        .filter(|m| !m.revoked && m.id != *me)
+    {
+        let days = status(db, &m.id)?.map(|p| (now - p.last_contact) / 86_400);
+        if days.is_none_or(|d| d > LONG_AWAY_DAYS) {
+            away.push(LongAway { member: m, days });
+        }
+    }
+    Ok(away)
 }
 
 /// Remembers how `serve` runs: its name and port (so `pair` can announce the same).
