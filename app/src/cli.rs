@@ -24,8 +24,14 @@ fn open(dir: &Path) -> anyhow::Result<(Arc<Store>, Identity)> {
     let path = crate::status::database_path(dir);
     let store = Store::open(&path, schema::CLINIC)
         .with_context(|| format!("opening the database {}", path.display()))?;
+    Ok((Arc::new(store), identity(dir)?))
+}
+
+/// This computer's identity, saying in the log where its private key is kept.
+pub fn identity(dir: &Path) -> anyhow::Result<Identity> {
     let identity = Identity::load_or_create(dir).context("reading this computer's identity")?;
-    Ok((Arc::new(store), identity))
+    tracing::info!("this computer's private key is kept {}", identity.storage);
+    Ok(identity)
 }
 
 fn device(text: &str) -> anyhow::Result<DeviceId> {

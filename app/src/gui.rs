@@ -7,7 +7,6 @@ use anyhow::Context;
 use carebook_sync::clinic;
 use carebook_sync::store::{schema, Store};
 
-use carebook_sync::identity::Identity;
 use carebook_sync::net::discovery::Scope;
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
@@ -68,7 +67,7 @@ fn start_node(
     store: &Arc<Store>,
     discovery: Option<Scope>,
 ) -> anyhow::Result<(Arc<Node>, u16)> {
-    let identity = Identity::load_or_create(dir).context("reading this computer's identity")?;
+    let identity = crate::cli::identity(dir)?;
     let name = roster::local(&store.writer())
         .0
         .unwrap_or_else(crate::cli::default_name);

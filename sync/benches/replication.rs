@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carebook_sync::clinic::demo;
-use carebook_sync::identity::Identity;
+use carebook_sync::identity::{Identity, Keyring};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
 use carebook_sync::store::{schema, CrrConnection, Store};
@@ -30,7 +30,12 @@ async fn machine(name: &str, fill: usize) -> Machine {
     if fill > 0 {
         demo::fill(&store.writer(), fill, 3).unwrap();
     }
-    let node = Node::new(Identity::load_or_create(dir.path()).unwrap(), store, name).unwrap();
+    let node = Node::new(
+        Identity::load_or_create_with(dir.path(), Keyring::Off).unwrap(),
+        store,
+        name,
+    )
+    .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(node.clone().listen(listener));

@@ -2,9 +2,10 @@
 //! device ID other computers pin: the SHA-256 of the certificate, written as 56 base-32
 //! symbols in 8 groups with 4 check symbols, so people can read it aloud and typos are caught.
 //!
-//! The certificate lives in the data folder. The private key is kept in a file that only this
-//! user can read (mode 0600). The OS keyring is not used yet, and [`KeyStorage`] says so, so
-//! the UI and log can tell the user.
+//! The certificate lives in the data folder. The private key is kept in the OS keyring (the
+//! Secret Service on Linux, Keychain on macOS, Credential Manager on Windows) under the device
+//! ID. Where no keyring service answers (a headless box, CI), it goes to a file only this user
+//! can read (mode 0600), and [`KeyStorage`] says so and why, for the UI and the log.
 
 use std::path::{Path, PathBuf};
 
@@ -96,20 +97,52 @@ impl std::fmt::Debug for DeviceId {
 /// Where the private key is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyStorage {
-    /// A file readable only by this user (no keyring service is used).
-    File(PathBuf),
+    /// The OS keyring.
+    Keyring,
+    /// A file readable only by this user, and why the keyring is not used.
+    File { path: PathBuf, why: String },
 }
 
 impl std::fmt::Display for KeyStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            KeyStorage::File(p) => write!(
+            KeyStorage::Keyring => write!(f, "in the system keyring"),
+            KeyStorage::File { path, why } => write!(
                 f,
-                "in the file {} (readable only by you; no keyring in use)",
-                p.display()
+                "in the file {} (readable only by you; {why})",
+                path.display()
             ),
         }
     }
+}
+
+/// Whether to use the OS keyring for a new identity's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyring {
+    /// Use it when a keyring service answers (what the app does).
+    Use,
+    /// Keep the key in a file (tests, and people who ask for it).
+    Off,
+}
+
+/// How long a keyring service may take to answer before the file is used instead.
+const KEYRING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+const KEYRING_SERVICE: &str = "Carebook device key";
+
+/// Runs a keyring call on its own thread (the Secret Service client runs its own async
+/// runtime, which must not nest in the caller's), giving up after [`KEYRING_WAIT`].
+fn keyring<R: Send + 'static>(
+    id: DeviceId,
+    f: impl FnOnce(keyring::Entry) -> keyring::Result<R> + Send + 'static,
+) -> Result<R, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = keyring::Entry::new(KEYRING_SERVICE, &id.to_text()).and_then(f);
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    rx.recv_timeout(KEYRING_WAIT)
+        .unwrap_or_else(|_| Err("the keyring service did not answer".into()))
 }
 
 /// What can go wrong making or reading the identity.
@@ -121,6 +154,8 @@ pub enum IdentityError {
     Certificate(String),
     #[error("the key file {0} can be read by other users; fix with: chmod 600 {0}")]
     KeyExposed(PathBuf),
+    #[error("this computer's private key is neither in a key file nor in the keyring ({0}); unlock the keyring and try again")]
+    KeyMissing(String),
 }
 
 /// This computer's identity.
@@ -179,20 +214,37 @@ fn exposed(_: &Path) -> bool {
 }
 
 impl Identity {
-    /// The identity kept in `dir`, made on first use.
+    /// The identity kept in `dir`, made on first use, its key in the OS keyring if one answers.
     pub fn load_or_create(dir: &Path) -> Result<Identity, IdentityError> {
+        Identity::load_or_create_with(dir, Keyring::Use)
+    }
+
+    /// The identity kept in `dir`, made on first use with its key where `place` says.
+    pub fn load_or_create_with(dir: &Path, place: Keyring) -> Result<Identity, IdentityError> {
         std::fs::create_dir_all(dir).map_err(|e| IdentityError::Io(dir.to_path_buf(), e))?;
         let cert_path = dir.join("device-certificate.der");
         let key_path = dir.join("device-key.der");
-        if let (Some(certificate), Some(key)) = (read(&cert_path)?, read(&key_path)?) {
-            if exposed(&key_path) {
-                return Err(IdentityError::KeyExposed(key_path));
-            }
+        if let Some(certificate) = read(&cert_path)? {
+            let id = DeviceId::of_certificate(&certificate);
+            let (key, storage) = match read(&key_path)? {
+                Some(_) if exposed(&key_path) => return Err(IdentityError::KeyExposed(key_path)),
+                Some(key) => (
+                    key,
+                    KeyStorage::File {
+                        path: key_path,
+                        why: "put there when this identity was made".into(),
+                    },
+                ),
+                None => (
+                    keyring(id, |e| e.get_secret()).map_err(IdentityError::KeyMissing)?,
+                    KeyStorage::Keyring,
+                ),
+            };
             return Ok(Identity {
-                id: DeviceId::of_certificate(&certificate),
+                id,
                 certificate,
                 key,
-                storage: KeyStorage::File(key_path),
+                storage,
             });
         }
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
@@ -205,16 +257,43 @@ impl Identity {
             .self_signed(&pair)
             .map_err(|e| IdentityError::Certificate(e.to_string()))?;
         let certificate = cert.der().to_vec();
+        let id = DeviceId::of_certificate(&certificate);
         let key = pair.serialize_der();
         // The key first: a certificate without its key would be an identity we cannot use.
-        write_private(&key_path, &key).map_err(|e| IdentityError::Io(key_path.clone(), e))?;
+        let stored = match place {
+            Keyring::Off => Err("the keyring is turned off for this data folder".to_string()),
+            Keyring::Use => {
+                let k = key.clone();
+                // Read back: some keyrings accept a write they cannot keep.
+                keyring(id, move |e| {
+                    e.set_secret(&k)?;
+                    e.get_secret()
+                })
+                .and_then(|back| {
+                    (back == key)
+                        .then_some(())
+                        .ok_or_else(|| "the keyring did not keep the key".to_string())
+                })
+            }
+        };
+        let storage = match stored {
+            Ok(()) => KeyStorage::Keyring,
+            Err(why) => {
+                write_private(&key_path, &key)
+                    .map_err(|e| IdentityError::Io(key_path.clone(), e))?;
+                KeyStorage::File {
+                    path: key_path,
+                    why: format!("no keyring: {why}"),
+                }
+            }
+        };
         std::fs::write(&cert_path, &certificate)
             .map_err(|e| IdentityError::Io(cert_path.clone(), e))?;
         Ok(Identity {
-            id: DeviceId::of_certificate(&certificate),
+            id,
             certificate,
             key,
-            storage: KeyStorage::File(key_path),
+            storage,
         })
     }
 
@@ -254,10 +333,16 @@ mod tests {
     #[test]
     fn an_identity_is_made_once_and_its_key_kept_private() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Identity::load_or_create(dir.path()).unwrap();
+        let a = Identity::load_or_create_with(dir.path(), Keyring::Off).unwrap();
         let b = Identity::load_or_create(dir.path()).unwrap();
         assert_eq!(a.id, b.id, "the same identity on every start");
-        let KeyStorage::File(key) = &a.storage;
+        let (KeyStorage::File { path: key, why }, KeyStorage::File { path: found, .. }) =
+            (&a.storage, &b.storage)
+        else {
+            panic!("the key was to go to a file");
+        };
+        assert_eq!(key, found, "found where it was put");
+        assert!(why.contains("turned off"), "{why}");
         assert!(!exposed(key));
         #[cfg(unix)]
         {

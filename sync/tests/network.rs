@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carebook_sync::identity::{DeviceId, Identity};
+use carebook_sync::identity::{DeviceId, Identity, Keyring};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::{self, Verdict};
 use carebook_sync::store::{schema, Store};
@@ -55,7 +55,7 @@ impl Computer {
     async fn start(name: &str) -> Computer {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap());
-        let identity = Identity::load_or_create(dir.path()).unwrap();
+        let identity = Identity::load_or_create_with(dir.path(), Keyring::Off).unwrap();
         let node = Node::new(identity, store, name).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
