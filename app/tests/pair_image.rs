@@ -4,7 +4,7 @@
 //! computer's ID at A's address, a foreign code and a picture without a code are refused.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
