@@ -119,6 +119,32 @@ fn a_computer_pairs_from_a_picture_of_the_code_alone_and_records_flow() {
     assert!(out.starts_with(&a.id), "{out}");
     assert!(png.exists());
 
+    // Without --address: this computer's network addresses, then 127.0.0.1, with the port
+    // serve listens on.
+    let port = a.addr.rsplit(':').next().unwrap();
+    let (code, out, err) = carebook(
+        &da,
+        &[
+            "id",
+            "--qr",
+            tmp.path().join("default.png").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let reachable: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("reachable at "))
+        .collect();
+    assert_eq!(
+        reachable.last(),
+        Some(&format!("127.0.0.1:{port}").as_str()),
+        "{out}"
+    );
+    assert!(
+        reachable.iter().all(|r| r.ends_with(&format!(":{port}"))),
+        "{out}"
+    );
+
     let (code, out, err) = carebook(
         &db,
         &["pair", "--from-image", png_arg, "--discovery", "off"],
@@ -191,6 +217,14 @@ fn codes_that_lie_or_are_not_carebook_codes_are_refused() {
     assert_eq!(code, 1);
     assert!(err.contains("no QR code was found"), "{err}");
 
+    let (code, _, err) = carebook(&tmp.path().join("new"), &["id", "--qr", "new.png"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("has not listened for the others yet"), "{err}");
+    assert_eq!(
+        carebook(&db, &["id", "--address", &a.addr]).0,
+        2,
+        "--address needs --qr"
+    );
     let (code, _, err) = carebook(&db, &["pair", "--from-image", "x.png", "--id", &a.id]);
     assert_eq!(
         code, 2,
