@@ -227,7 +227,7 @@ impl App {
                 let qr = self
                     .node
                     .as_ref()
-                    .and_then(|n| iced::widget::qr_code::Data::new(n.identity.id.to_text()).ok());
+                    .and_then(|n| screen::peers::pairing_qr(n, self.listen_port));
                 Screen::Peers(Box::new(screen::peers::Peers {
                     qr,
                     ..Default::default()

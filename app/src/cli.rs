@@ -20,7 +20,7 @@ pub enum Outcome {
     NotFound,
 }
 
-fn open(dir: &Path) -> anyhow::Result<(Arc<Store>, Identity)> {
+pub(crate) fn open(dir: &Path) -> anyhow::Result<(Arc<Store>, Identity)> {
     let path = crate::status::database_path(dir);
     let store = Store::open(&path, schema::CLINIC)
         .with_context(|| format!("opening the database {}", path.display()))?;

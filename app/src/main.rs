@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod app;
 mod backend;
 mod cli;
+mod cli_pair_image;
 mod gui;
 mod probe;
 mod screen;
@@ -55,15 +56,27 @@ enum Command {
         name: Option<String>,
     },
     /// Print this computer's device ID (read it to the person at the other computer).
-    Id,
+    Id {
+        /// Also write this computer's pairing code (ID and addresses) to FILE as a PNG.
+        #[arg(long, value_name = "FILE")]
+        qr: Option<PathBuf>,
+        /// An address to put in the code (repeatable; default: this computer's addresses).
+        #[arg(long = "address", value_name = "ADDR", requires = "qr")]
+        addresses: Vec<SocketAddr>,
+    },
     /// List the clinic's computers, how each is connected, and who asks to join.
     Peers,
-    /// Join the clinic through the computer at ADDRESS whose device ID is ID.
+    /// Join the clinic through the computer at ADDRESS whose device ID is ID (or whose
+    /// pairing code is in a picture).
     Pair {
-        address: SocketAddr,
+        #[arg(required_unless_present = "from_image", conflicts_with = "from_image")]
+        address: Option<SocketAddr>,
         /// The device ID shown on that computer's screen.
-        #[arg(long)]
-        id: String,
+        #[arg(long, required_unless_present = "from_image")]
+        id: Option<String>,
+        /// A picture (PNG or JPEG) of that computer's pairing code, instead of ADDRESS and --id.
+        #[arg(long, value_name = "FILE", conflicts_with = "id")]
+        from_image: Option<PathBuf>,
         #[arg(long)]
         name: Option<String>,
     },
@@ -125,9 +138,24 @@ fn main() -> ExitCode {
             Some(Command::Serve { listen, name }) => {
                 cli::serve(&dir, listen, name, cli.discovery.scope())
             }
-            Some(Command::Id) => cli::id(&dir),
+            Some(Command::Id { qr: None, .. }) => cli::id(&dir),
+            Some(Command::Id {
+                qr: Some(file),
+                addresses,
+            }) => cli_pair_image::write_qr(&dir, &file, &addresses),
             Some(Command::Peers) => cli::peers(&dir),
-            Some(Command::Pair { address, id, name }) => cli::pair(&dir, address, &id, name),
+            Some(Command::Pair {
+                from_image: Some(file),
+                name,
+                ..
+            }) => cli_pair_image::pair(&dir, &file, name),
+            Some(Command::Pair {
+                address: Some(address),
+                id: Some(id),
+                name,
+                ..
+            }) => cli::pair(&dir, address, &id, name),
+            Some(Command::Pair { .. }) => unreachable!("clap asks for ADDRESS and --id"),
             Some(Command::Accept { id }) => cli::accept(&dir, &id),
             Some(Command::Remove { id }) => cli::remove(&dir, &id),
         }

@@ -5,7 +5,11 @@
 mod base32;
 pub mod clinic;
 pub mod identity;
+pub mod join;
 pub mod net;
+pub mod pairing_link;
 pub mod proto;
+pub mod qr;
 pub mod replica;
+pub mod scan;
 pub mod store;

@@ -1,4 +1,5 @@
-//! The Peers screen: this computer's device ID (text to read aloud, and a QR code), pairing
+//! The Peers screen: this computer's device ID (text to read aloud, and a QR code of its
+//! pairing link: the ID with the addresses it listens on), pairing
 //! with another computer, requests to join waiting for acceptance, and the clinic's computers
 //! with how each is connected, with removal for a lost or stolen one.
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use carebook_sync::identity::DeviceId;
 use carebook_sync::net::node::{Node, NodeError};
 use carebook_sync::net::roster::{self, HeldBack, LongAway, Member, Request};
+use carebook_sync::pairing_link::PairingLink;
 use carebook_sync::replica::ReplicaError;
 use carebook_sync::store::Store;
 use iced::widget::{button, column, container, qr_code, row, scrollable, text, text_input};
@@ -225,6 +227,24 @@ impl Peers {
     }
 }
 
+/// This computer's pairing link: its ID, its name and the addresses it listens on (`port`).
+fn pairing_link(node: &Node, port: u16) -> PairingLink {
+    let me = node.identity.id;
+    let name = node
+        .roster
+        .snapshot()
+        .into_iter()
+        .find(|m| m.id == me)
+        .map(|m| m.name)
+        .unwrap_or_default();
+    PairingLink::for_this_computer(me, port, &name)
+}
+
+/// The code to scan: the pairing link, so one scan tells whom to trust and where to connect.
+pub fn pairing_qr(node: &Node, port: u16) -> Option<qr_code::Data> {
+    qr_code::Data::new(pairing_link(node, port).to_uri()).ok()
+}
+
 /// The pairing attempt, as a person reads it.
 async fn pair(node: Arc<Node>, address: SocketAddr, other: DeviceId) -> Message {
     let store = node.store.clone();
@@ -297,4 +317,31 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
         }
     }
     Task::none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_carries_the_pairing_link_of_this_computer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            Store::open(
+                &dir.path().join("carebook.db"),
+                carebook_sync::store::schema::CLINIC,
+            )
+            .unwrap(),
+        );
+        let identity = carebook_sync::identity::Identity::load_or_create(dir.path()).unwrap();
+        let node = Node::new(identity, store, "Front desk").unwrap();
+        let link = PairingLink::parse(&pairing_link(&node, 7462).to_uri()).unwrap();
+        assert_eq!(link.id, node.identity.id);
+        assert_eq!(link.name, "Front desk");
+        assert_eq!(
+            link.addresses.last(),
+            Some(&"127.0.0.1:7462".parse().unwrap())
+        );
+        assert!(pairing_qr(&node, 7462).is_some());
+    }
 }

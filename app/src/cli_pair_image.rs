@@ -1,0 +1,60 @@
+//! Pairing through a picture of a pairing code, without a window: `carebook id --qr FILE`
+//! writes this computer's code as a PNG, and `carebook pair --from-image FILE` reads one, finds
+//! which of its addresses answers with its device ID, and then pairs exactly as
+//! `carebook pair ADDRESS --id ID` does.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use carebook_sync::identity::Identity;
+use carebook_sync::net::roster;
+use carebook_sync::pairing_link::PairingLink;
+use carebook_sync::{join, qr};
+
+use crate::cli::{self, Outcome};
+
+/// `carebook id --qr FILE [--address ADDR]...`: the code carries the given addresses, or else
+/// this computer's network addresses (and 127.0.0.1) with the port `serve` or the app last
+/// listened on.
+pub fn write_qr(dir: &Path, file: &Path, addresses: &[SocketAddr]) -> anyhow::Result<Outcome> {
+    let (store, identity) = cli::open(dir)?;
+    let (name, port) = roster::local(&store.writer());
+    let name = name.unwrap_or_else(cli::default_name);
+    let link = if addresses.is_empty() {
+        if port == 0 {
+            anyhow::bail!(
+                "this computer has not listened for the others yet: run `carebook serve` (or the app) once, or give --address"
+            );
+        }
+        PairingLink::for_this_computer(identity.id, port, &name)
+    } else {
+        PairingLink::new(identity.id, addresses, &name)
+    };
+    qr::save_png(&link, file)?;
+    println!("{}", identity.id);
+    for a in &link.addresses {
+        println!("reachable at {a}");
+    }
+    println!("pairing code written to {}", file.display());
+    Ok(Outcome::Done)
+}
+
+/// `carebook pair --from-image FILE`
+pub fn pair(dir: &Path, file: &Path, name: Option<String>) -> anyhow::Result<Outcome> {
+    let link = qr::read_file(file).with_context(|| format!("reading {}", file.display()))?;
+    let shown = if link.name.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", link.name)
+    };
+    println!("pairing code of device {}{shown}", link.id);
+    let identity = Identity::load_or_create(dir).context("reading this computer's identity")?;
+    let address = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(join::reach(&identity, &link))?;
+    println!("connecting to {address}");
+    drop(identity);
+    cli::pair(dir, address, &link.id.to_text(), name)
+}

@@ -1,0 +1,412 @@
+//! The pairing link a computer shows as a QR code: whom to trust (its device ID) and where to
+//! reach it (the addresses it listens on), plus its name to show, as a versioned, checksummed
+//! `carebook://pair?v=1&id=..&addr=..&name=..&c=..` URI, so one scan is enough even where
+//! mDNS is blocked.
+//!
+//! The checksum catches a misread or edited link; it is not a signature. Trust comes only from
+//! the TLS handshake, which must present the link's ID (see [`crate::join`]).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use sha2::{Digest, Sha256};
+
+use crate::base32;
+use crate::identity::{DeviceId, IdError};
+
+/// The start of every pairing link.
+pub const PREFIX: &str = "carebook://pair?";
+/// The link format this build writes and reads.
+pub const VERSION: &str = "1";
+/// The most characters a link may have: room for the most addresses and a name in any script
+/// (a typical link has about 150 and makes a small code).
+pub const MAX_LINK_CHARS: usize = 1500;
+/// The most addresses a link carries.
+pub const MAX_ADDRESSES: usize = 8;
+/// The most characters of the computer's name a link carries.
+pub const MAX_NAME_CHARS: usize = 60;
+const CHECK_BYTES: usize = 5;
+
+/// A computer's invitation to pair with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairingLink {
+    /// The device ID the other computer must present during the TLS handshake.
+    pub id: DeviceId,
+    /// Where it listens, the likeliest first.
+    pub addresses: Vec<SocketAddr>,
+    /// Its name as the clinic knows it ("Front desk"); may be empty.
+    pub name: String,
+}
+
+/// What a scanned code holds instead of a Carebook pairing link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Foreign {
+    WebAddress,
+    Other,
+}
+
+/// Why a scanned or pasted link was refused. The messages never repeat the code's content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("{}", match .0 {
+        Foreign::WebAddress => "this code holds a web address, not a Carebook pairing code",
+        Foreign::Other => "this code is not a Carebook pairing code (it may belong to another app)",
+    })]
+    NotCarebook(Foreign),
+    #[error("this pairing code is too long to be a Carebook pairing code")]
+    TooLong,
+    #[error(
+        "this pairing code was made by a newer Carebook (link version {0}); update this computer"
+    )]
+    UnsupportedVersion(String),
+    #[error("this pairing code is damaged or was changed ({0}); scan it again or type the ID")]
+    Damaged(&'static str),
+    #[error("the device ID in this pairing code is not right: {0}")]
+    BadId(IdError),
+    #[error("an address in this pairing code is not right")]
+    BadAddress,
+}
+
+/// Characters kept as they are; everything else is percent-encoded.
+fn plain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':')
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if plain(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode(text: &str) -> Result<String, LinkError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or(LinkError::Damaged("a broken %-escape"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| LinkError::Damaged("text that is not UTF-8"))
+}
+
+/// The checksum over the fields as they read after %-decoding.
+fn checksum(version: &str, id: &str, addresses: &str, name: &str) -> String {
+    let mut h = Sha256::new();
+    for field in ["carebook-pair", version, id, addresses, name] {
+        h.update((field.len() as u32).to_be_bytes());
+        h.update(field.as_bytes());
+    }
+    base32::encode(&h.finalize()[..CHECK_BYTES])
+}
+
+fn join_addresses(addresses: &[SocketAddr]) -> String {
+    addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl PairingLink {
+    /// A link with the name cleaned (no control characters, at most [`MAX_NAME_CHARS`]) and
+    /// at most [`MAX_ADDRESSES`] distinct addresses, in the order given.
+    pub fn new(id: DeviceId, addresses: &[SocketAddr], name: &str) -> PairingLink {
+        let mut unique: Vec<SocketAddr> = Vec::new();
+        for a in addresses {
+            if !unique.contains(a) && unique.len() < MAX_ADDRESSES {
+                unique.push(*a);
+            }
+        }
+        PairingLink {
+            id,
+            addresses: unique,
+            name: name
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_NAME_CHARS)
+                .collect(),
+        }
+    }
+
+    /// The link for this computer listening on `port`: its IPv4 addresses on the local
+    /// network, then 127.0.0.1 (for a second instance on the same computer).
+    pub fn for_this_computer(id: DeviceId, port: u16, name: &str) -> PairingLink {
+        let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| i.ip())
+            .filter(|ip| ip.is_ipv4() && !ip.is_loopback() && !ip.is_unspecified())
+            .collect();
+        ips.sort();
+        ips.truncate(MAX_ADDRESSES - 1);
+        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let addresses: Vec<SocketAddr> = ips.into_iter().map(|ip| (ip, port).into()).collect();
+        PairingLink::new(id, &addresses, name)
+    }
+
+    /// The URI, e.g. `carebook://pair?v=1&id=...&addr=192.168.1.20:7462&name=Front%20desk&c=...`.
+    pub fn to_uri(&self) -> String {
+        let id = self.id.to_text();
+        let addresses = join_addresses(&self.addresses);
+        let check = checksum(VERSION, &id, &addresses, &self.name);
+        format!(
+            "{PREFIX}v={VERSION}&id={}&addr={}&name={}&c={check}",
+            encode(&id),
+            encode(&addresses),
+            encode(&self.name)
+        )
+    }
+
+    /// Reads a link, refusing anything that is not an intact Carebook pairing link of a
+    /// version this build knows.
+    pub fn parse(text: &str) -> Result<PairingLink, LinkError> {
+        let text = text.trim();
+        let head = text.get(..PREFIX.len()).unwrap_or_default();
+        if !head.eq_ignore_ascii_case(PREFIX) {
+            let lower = text.to_ascii_lowercase();
+            let web = ["http://", "https://", "www."]
+                .iter()
+                .any(|p| lower.starts_with(p));
+            return Err(LinkError::NotCarebook(if web {
+                Foreign::WebAddress
+            } else {
+                Foreign::Other
+            }));
+        }
+        if text.chars().count() > MAX_LINK_CHARS {
+            return Err(LinkError::TooLong);
+        }
+        let (mut v, mut id, mut addr, mut name, mut check) = (None, None, None, None, None);
+        for pair in text[PREFIX.len()..].split('&') {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or(LinkError::Damaged("a field without a value"))?;
+            let slot = match key {
+                "v" => &mut v,
+                "id" => &mut id,
+                "addr" => &mut addr,
+                "name" => &mut name,
+                "c" => &mut check,
+                _ => return Err(LinkError::Damaged("a field this version does not have")),
+            };
+            if slot.replace(value).is_some() {
+                return Err(LinkError::Damaged("a field given twice"));
+            }
+        }
+        let v = decode(v.ok_or(LinkError::Damaged("no version"))?)?;
+        if v != VERSION {
+            return Err(LinkError::UnsupportedVersion(
+                v.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(8)
+                    .collect(),
+            ));
+        }
+        let missing = LinkError::Damaged("a field is missing");
+        let id = decode(id.ok_or(missing.clone())?)?;
+        let addr = decode(addr.ok_or(missing.clone())?)?;
+        let name = decode(name.ok_or(missing.clone())?)?;
+        let check = check.ok_or(missing)?;
+        if check != checksum(&v, &id, &addr, &name) {
+            return Err(LinkError::Damaged("the checksum does not match"));
+        }
+        let id = DeviceId::parse(&id).map_err(LinkError::BadId)?;
+        let addresses = addr
+            .split(',')
+            .map(|a| a.parse::<SocketAddr>().map_err(|_| LinkError::BadAddress))
+            .collect::<Result<Vec<_>, _>>()?;
+        if addresses.len() > MAX_ADDRESSES || addresses.iter().any(|a| a.port() == 0) {
+            return Err(LinkError::BadAddress);
+        }
+        if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(LinkError::Damaged(
+                "a name that is too long or has control characters",
+            ));
+        }
+        Ok(PairingLink {
+            id,
+            addresses,
+            name,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link() -> PairingLink {
+        PairingLink::new(
+            DeviceId::of_certificate(b"front desk"),
+            &[
+                "192.168.1.20:7462".parse().unwrap(),
+                "[fe80::1]:7462".parse().unwrap(),
+                "127.0.0.1:7462".parse().unwrap(),
+            ],
+            "Réception & co = 100%",
+        )
+    }
+
+    #[test]
+    fn a_link_round_trips_and_reads_as_a_uri() {
+        let l = link();
+        let uri = l.to_uri();
+        assert!(uri.starts_with("carebook://pair?v=1&id="), "{uri}");
+        assert!(uri.contains("addr=192.168.1.20:7462%2C%5Bfe80::1%5D:7462%2C127.0.0.1:7462"));
+        assert!(uri.contains("name=R%C3%A9ception%20%26%20co%20%3D%20100%25&c="));
+        assert_eq!(PairingLink::parse(&uri).unwrap(), l);
+        assert_eq!(PairingLink::parse(&format!("  {uri}\n")).unwrap(), l);
+        let upper_scheme = uri.replacen("carebook://pair", "CareBook://PAIR", 1);
+        assert_eq!(PairingLink::parse(&upper_scheme).unwrap(), l);
+        let empty = PairingLink::new(l.id, &l.addresses[..1], "");
+        assert_eq!(PairingLink::parse(&empty.to_uri()).unwrap(), empty);
+    }
+
+    #[test]
+    fn new_bounds_the_name_and_the_addresses() {
+        let addrs: Vec<SocketAddr> = (1..=12)
+            .map(|p| SocketAddr::from(([10, 0, 0, 1], 7000 + p)))
+            .chain(["10.0.0.1:7001".parse().unwrap()])
+            .collect();
+        let l = PairingLink::new(link().id, &addrs, &format!("a\nb{}", "x".repeat(100)));
+        assert_eq!(l.addresses, addrs[..MAX_ADDRESSES]);
+        assert_eq!(l.name.chars().count(), MAX_NAME_CHARS);
+        assert!(l.name.starts_with("abx"));
+        assert_eq!(PairingLink::parse(&l.to_uri()).unwrap(), l);
+    }
+
+    #[test]
+    fn this_computer_is_reachable_on_loopback_last() {
+        let l = PairingLink::for_this_computer(link().id, 7462, "Front desk");
+        assert_eq!(l.addresses.last(), Some(&"127.0.0.1:7462".parse().unwrap()));
+        assert!(l.addresses.iter().all(|a| a.port() == 7462 && a.is_ipv4()));
+    }
+
+    #[test]
+    fn foreign_codes_are_refused_by_kind() {
+        for web in [
+            "https://example.org/pair?id=1",
+            "HTTP://x.y",
+            "www.example.org",
+        ] {
+            assert_eq!(
+                PairingLink::parse(web),
+                Err(LinkError::NotCarebook(Foreign::WebAddress))
+            );
+        }
+        for other in [
+            "WIFI:S:clinic;T:WPA;P:secret;;",
+            "hello",
+            "",
+            "carebook://backup?v=1",
+        ] {
+            assert_eq!(
+                PairingLink::parse(other),
+                Err(LinkError::NotCarebook(Foreign::Other))
+            );
+        }
+        let msg = PairingLink::parse("WIFI:S:clinic;P:secret;;")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !msg.contains("secret"),
+            "the content is never repeated: {msg}"
+        );
+    }
+
+    #[test]
+    fn tampered_or_damaged_links_are_refused() {
+        let uri = link().to_uri();
+        // Every single-character change is caught.
+        for i in PREFIX.len()..uri.len() {
+            let mut bytes = uri.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'7' { b'8' } else { b'7' };
+            let changed = String::from_utf8(bytes).unwrap();
+            assert!(
+                PairingLink::parse(&changed).is_err(),
+                "a change at {i} went unnoticed: {changed}"
+            );
+        }
+        let id_changed = {
+            let at = uri.find("id=").unwrap() + 3;
+            let mut b = uri.clone().into_bytes();
+            b[at] = if b[at] == b'A' { b'B' } else { b'A' };
+            String::from_utf8(b).unwrap()
+        };
+        assert_eq!(
+            PairingLink::parse(&id_changed),
+            Err(LinkError::Damaged("the checksum does not match"))
+        );
+        let cut = &uri[..uri.len() - 3];
+        assert!(matches!(
+            PairingLink::parse(cut),
+            Err(LinkError::Damaged(_))
+        ));
+        let no_check = &uri[..uri.find("&c=").unwrap()];
+        assert_eq!(
+            PairingLink::parse(no_check),
+            Err(LinkError::Damaged("a field is missing"))
+        );
+        assert_eq!(
+            PairingLink::parse(&format!("{uri}&x=1")),
+            Err(LinkError::Damaged("a field this version does not have"))
+        );
+        assert_eq!(
+            PairingLink::parse(&format!("{uri}&v=1")),
+            Err(LinkError::Damaged("a field given twice"))
+        );
+        assert_eq!(
+            PairingLink::parse(&uri.replace("name=R%C3", "name=R%G3")),
+            Err(LinkError::Damaged("a broken %-escape"))
+        );
+        let long = format!("{uri}&pad={}", "x".repeat(MAX_LINK_CHARS));
+        assert_eq!(PairingLink::parse(&long), Err(LinkError::TooLong));
+    }
+
+    #[test]
+    fn newer_versions_are_named_and_fields_are_checked_after_the_checksum() {
+        let uri = link().to_uri().replace("v=1&", "v=2&");
+        assert_eq!(
+            PairingLink::parse(&uri),
+            Err(LinkError::UnsupportedVersion("2".into()))
+        );
+        // A well-formed checksum over a bad ID or address: refused for what is wrong.
+        let forge = |id: &str, addr: &str| {
+            format!(
+                "{PREFIX}v=1&id={}&addr={}&name=&c={}",
+                encode(id),
+                encode(addr),
+                checksum("1", id, addr, "")
+            )
+        };
+        assert!(matches!(
+            PairingLink::parse(&forge("ABC", "127.0.0.1:1")),
+            Err(LinkError::BadId(IdError::Length(3)))
+        ));
+        let id = link().id.to_text();
+        assert_eq!(
+            PairingLink::parse(&forge(&id, "nowhere")),
+            Err(LinkError::BadAddress)
+        );
+        assert_eq!(
+            PairingLink::parse(&forge(&id, "127.0.0.1:0")),
+            Err(LinkError::BadAddress)
+        );
+        assert!(PairingLink::parse(&forge(&id, "127.0.0.1:1")).is_ok());
+    }
+}
