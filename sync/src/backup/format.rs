@@ -124,11 +124,16 @@ impl<R: Read> Reader<R> {
     /// Reads the magic, format, manifest and certificate.
     pub fn start(mut inp: R) -> Result<Reader<R>, BackupError> {
         let mut magic = [0u8; 16];
-        inp.read_exact(&mut magic).map_err(|e| match e.kind() {
-            // A decrypted file too short for the magic is another age file, not ours.
-            io::ErrorKind::UnexpectedEof => BackupError::NotABackup,
-            _ => stream_error(e),
-        })?;
+        let mut got = 0;
+        while got < magic.len() {
+            match inp.read(&mut magic[got..]) {
+                // A whole age file too short for the magic is another one, not ours.
+                Ok(0) => return Err(BackupError::NotABackup),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(stream_error(e)),
+            }
+        }
         if &magic != MAGIC {
             return Err(BackupError::NotABackup);
         }

@@ -40,12 +40,16 @@ struct Opened<'a> {
     bytes: u64,
 }
 
-fn header_error(e: age::DecryptError, looks_like_age: bool) -> BackupError {
+/// Why age could not read the file's header, given how the file starts.
+fn header_error(e: age::DecryptError, start: &[u8]) -> BackupError {
     use age::DecryptError as D;
+    if !start.starts_with(b"age-encryption.org/v1\n") {
+        return BackupError::NotABackup;
+    }
     match e {
-        _ if !looks_like_age => BackupError::NotABackup,
         D::Io(e) => format::stream_error(e),
-        D::UnknownFormat => BackupError::NotABackup,
+        // age reads a header cut before its MAC line as an unknown format.
+        _ if !start.windows(5).any(|w| w == b"\n--- ") => BackupError::Truncated,
         _ => BackupError::Damaged,
     }
 }
@@ -71,9 +75,8 @@ fn open<'a>(
     let bytes = file.metadata()?.len();
     control.start(bytes);
     let mut input = BufReader::with_capacity(1 << 20, Counted { file, control });
-    let looks_like_age = input.fill_buf()?.starts_with(b"age-encryption.org/");
-    let decryptor =
-        age::Decryptor::new_buffered(input).map_err(|e| header_error(e, looks_like_age))?;
+    let start = input.fill_buf()?.to_vec();
+    let decryptor = age::Decryptor::new_buffered(input).map_err(|e| header_error(e, &start))?;
     if !decryptor.is_scrypt() {
         // An age file for keys, not a passphrase: not one of ours.
         return Err(BackupError::NotABackup);
@@ -157,8 +160,9 @@ pub struct ImportOptions {
 #[derive(Debug, Clone)]
 pub struct Imported {
     pub report: Report,
-    /// Changes that won their merge (0 when the backup held nothing new).
-    pub applied: i64,
+    /// Changes the backup held, all merged (those older than what is here lost their merge,
+    /// so `db_version_after` moves only when something new came in).
+    pub changes: i64,
     pub db_version_before: i64,
     pub db_version_after: i64,
 }
@@ -202,13 +206,20 @@ pub fn import(
     // Refused on what the backup claims before merging anything; the signature proving the
     // claims is checked before anything is committed.
     let report = report(&db, &options.this_device, &opened)?;
-    admit(&report, options.accept_signer)?;
+    if let Err(refused) = admit(&report, options.accept_signer) {
+        // A forged file is called forged, whatever it claims: read it through to check.
+        while opened.reader.batch()?.is_some() {
+            control.check()?;
+        }
+        opened.reader.finish()?;
+        return Err(refused);
+    }
     let before = store::db_version(&db)?;
     let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut applied = 0i64;
+    let mut changes = 0i64;
     while let Some(batch) = opened.reader.batch()? {
         control.check()?;
-        applied += tx.query_row("SELECT crsql_merge_changes(?1)", [&batch], |r| {
+        changes += tx.query_row("SELECT crsql_merge_changes(?1)", [&batch], |r| {
             r.get::<_, i64>(0)
         })?;
     }
@@ -217,7 +228,7 @@ pub fn import(
     tx.commit()?;
     Ok(Imported {
         report,
-        applied,
+        changes,
         db_version_before: before,
         db_version_after: store::db_version(&db)?,
     })
