@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod app;
 mod backend;
 mod cli;
+mod cli_backup;
 mod gui;
 mod probe;
 mod screen;
@@ -71,6 +72,8 @@ enum Command {
     Accept { id: String },
     /// Remove a computer from the clinic (lost or stolen); every member refuses it.
     Remove { id: String },
+    /// Make, check or import a signed, encrypted backup of the clinic's records.
+    Backup(cli_backup::Args),
 }
 
 /// mDNS discovery choices for `serve`.
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
             Some(Command::Pair { address, id, name }) => cli::pair(&dir, address, &id, name),
             Some(Command::Accept { id }) => cli::accept(&dir, &id),
             Some(Command::Remove { id }) => cli::remove(&dir, &id),
+            Some(Command::Backup(args)) => cli_backup::run(&dir, args),
         }
     })();
     match result {

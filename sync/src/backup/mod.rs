@@ -8,7 +8,8 @@
 //! local is lost, importing the same file twice changes nothing, and an old backup cannot roll
 //! back newer edits (each column keeps the value with the greater clock). A fresh install that
 //! imports one keeps its own new site id. Local-only tables (settings, pairing requests, peer
-//! status, sync slots) and the search index (rebuilt by triggers) are not in it.
+//! status, sync slots) and the search index (rebuilt by triggers) are not in it, nor are
+//! changes held back for a newer schema (the computer that made them still has them).
 //!
 //! **The file.** One file, encrypted with the clinic's backup passphrase by age (scrypt
 //! passphrase recipient): nothing in it is readable without the passphrase, not even the
