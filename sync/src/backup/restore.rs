@@ -208,6 +208,7 @@ pub fn import(
     let report = report(&db, &options.this_device, &opened)?;
     if let Err(refused) = admit(&report, options.accept_signer) {
         // A forged file is called forged, whatever it claims: read it through to check.
+        drop(db);
         while opened.reader.batch()?.is_some() {
             control.check()?;
         }
