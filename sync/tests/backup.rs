@@ -660,6 +660,14 @@ fn a_swapped_signature_or_signer_is_refused_even_with_the_passphrase() {
         assert_eq!(state(&b), before, "{what}");
     }
     assert_eq!(parts2.len(), 3, "one batch in these small backups");
+
+    // A section length running past the end (written by someone with the passphrase).
+    let mut plain = assemble(&head, &parts, &sig);
+    plain[20..24].copy_from_slice(&(1u32 << 29).to_le_bytes());
+    encrypt(&plain, &forged);
+    let err = b.import(&forged, Some(a.identity.id)).unwrap_err();
+    assert!(matches!(err, BackupError::Damaged), "{err:?}");
+    assert_eq!(state(&b), before);
 }
 
 #[test]

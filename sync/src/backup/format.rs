@@ -169,8 +169,16 @@ impl<R: Read> Reader<R> {
         if len > MAX_SECTION {
             return Err(BackupError::Damaged);
         }
-        let mut buf = vec![0u8; len as usize];
-        self.inp.read_exact(&mut buf).map_err(stream_error)?;
+        // Grown as bytes arrive, so a false length cannot make us allocate a gigabyte.
+        let mut buf = Vec::new();
+        (&mut self.inp)
+            .take(u64::from(len))
+            .read_to_end(&mut buf)
+            .map_err(stream_error)?;
+        if buf.len() != len as usize {
+            // age vouches for where the file ends: the length itself is wrong.
+            return Err(BackupError::Damaged);
+        }
         self.hash.update(&buf);
         Ok(Some(buf))
     }
