@@ -107,6 +107,15 @@ fn when(at: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A clinic as printed: its name (if it has one) and id.
+fn clinic(m: &Manifest) -> String {
+    if m.clinic_name.is_empty() {
+        format!("unnamed clinic {}", m.clinic_id)
+    } else {
+        format!("\"{}\" {}", m.clinic_name, m.clinic_id)
+    }
+}
+
 fn print_contents(m: &Manifest) {
     println!(
         "snapshot:   db version {}, schema {}, site id {}",
@@ -150,15 +159,12 @@ fn print_report(file: &Path, r: &Report) {
     println!("signed by:  {name}, {}", r.signer);
     println!("signer is:  {}", r.standing);
     println!("made:       {}", when(m.created_at));
-    let clinic = match &r.clinic {
+    let here = match &r.clinic {
         ClinicMatch::Same => "this clinic".to_string(),
         ClinicMatch::NoneHere => "no clinic here yet: it can be restored".to_string(),
         ClinicMatch::Other { here } => format!("ANOTHER clinic (this one is \"{here}\")"),
     };
-    println!(
-        "clinic:     \"{}\" {}: {clinic}",
-        m.clinic_name, m.clinic_id
-    );
+    println!("clinic:     {}: {here}", clinic(m));
     print_contents(m);
 }
 
@@ -211,7 +217,7 @@ pub fn run(dir: &Path, args: Args) -> anyhow::Result<Outcome> {
                 .with_context(|| format!("writing the backup {}", file.display()))?;
             let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
             println!("wrote:      {} ({size} bytes)", file.display());
-            println!("clinic:     \"{}\" {}", m.clinic_name, m.clinic_id);
+            println!("clinic:     {}", clinic(&m));
             println!("signed by:  this computer, {}", identity.id);
             print_contents(&m);
         }
