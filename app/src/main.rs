@@ -11,6 +11,7 @@ mod app;
 mod backend;
 mod cli;
 mod cli_pair_image;
+mod cli_backup;
 mod gui;
 mod probe;
 mod screen;
@@ -84,6 +85,8 @@ enum Command {
     Accept { id: String },
     /// Remove a computer from the clinic (lost or stolen); every member refuses it.
     Remove { id: String },
+    /// Make, check or import a signed, encrypted backup of the clinic's records.
+    Backup(cli_backup::Args),
 }
 
 /// mDNS discovery choices for `serve`.
@@ -158,6 +161,7 @@ fn main() -> ExitCode {
             Some(Command::Pair { .. }) => unreachable!("clap asks for ADDRESS and --id"),
             Some(Command::Accept { id }) => cli::accept(&dir, &id),
             Some(Command::Remove { id }) => cli::remove(&dir, &id),
+            Some(Command::Backup(args)) => cli_backup::run(&dir, args),
         }
     })();
     match result {

@@ -1,7 +1,8 @@
 //! Carebook's library: everything that is not pixels. The store (SQLite with the CRR engine
-//! loaded, migrations), the clinic's records, and later replication, identity and backups.
+//! loaded, migrations), the clinic's records, replication, identity and backups.
 //! Never depends on iced.
 
+pub mod backup;
 mod base32;
 pub mod clinic;
 pub mod identity;

@@ -8,6 +8,7 @@ pub mod chart;
 pub mod demo;
 pub mod history;
 pub mod patients;
+pub mod profile;
 pub mod search;
 pub mod staff;
 pub mod visits;

@@ -182,6 +182,18 @@ CREATE TRIGGER removed_devices_stay_removed BEFORE UPDATE OF revoked_at ON devic
     BEGIN SELECT RAISE(ABORT, 'a removed device cannot be re-admitted; pair it again as a new device'); END;
 ";
 
+/// The clinic's identity (see `clinic::profile`): replicated, so every computer of a clinic
+/// knows it and a backup can tell whether it belongs here. One row per identity the clinic has
+/// had: two computers that each made one before they were paired keep both, so backups made on
+/// either still belong.
+const V3: &str = "
+CREATE TABLE clinic (
+    id TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL DEFAULT 0
+);
+";
+
 /// All migrations, oldest first. Append; never edit one that has shipped.
 pub const CLINIC: &[Migration] = &[
     Migration {
@@ -203,5 +215,11 @@ pub const CLINIC: &[Migration] = &[
         sql: V2,
         alters: &[],
         track: &["devices"],
+    },
+    Migration {
+        version: 3,
+        sql: V3,
+        alters: &[],
+        track: &["clinic"],
     },
 ];
