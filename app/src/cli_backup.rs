@@ -186,7 +186,7 @@ fn open(dir: &Path) -> anyhow::Result<(Store, Identity)> {
     let path = crate::status::database_path(dir);
     let store = Store::open(&path, schema::CLINIC)
         .with_context(|| format!("opening the database {}", path.display()))?;
-    let identity = Identity::load_or_create(dir).context("reading this computer's identity")?;
+    let identity = crate::cli::identity(dir)?;
     Ok((store, identity))
 }
 

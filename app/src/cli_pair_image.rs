@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
-use carebook_sync::identity::Identity;
 use carebook_sync::net::roster;
 use carebook_sync::pairing_link::PairingLink;
 use carebook_sync::{join, qr};
@@ -49,7 +48,7 @@ pub fn pair(dir: &Path, file: &Path, name: Option<String>) -> anyhow::Result<Out
         format!(" ({})", link.name)
     };
     println!("pairing code of device {}{shown}", link.id);
-    let identity = Identity::load_or_create(dir).context("reading this computer's identity")?;
+    let identity = crate::cli::identity(dir)?;
     let address = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use carebook_sync::backup::{self, Control, ImportOptions, Passphrase};
 use carebook_sync::clinic::{demo, profile};
-use carebook_sync::identity::Identity;
+use carebook_sync::identity::{Identity, Keyring};
 use carebook_sync::store::{schema, Store};
 
 fn main() {
@@ -18,7 +18,7 @@ fn main() {
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("a.db"), schema::CLINIC).unwrap();
-    let identity = Identity::load_or_create(&dir.path().join("a")).unwrap();
+    let identity = Identity::load_or_create_with(&dir.path().join("a"), Keyring::Off).unwrap();
     {
         let db = store.writer();
         profile::ensure(&db, "Bench Clinic").unwrap();
@@ -60,7 +60,7 @@ fn main() {
     let verify_s = t.elapsed().as_secs_f64();
 
     let fresh = Store::open(&dir.path().join("b.db"), schema::CLINIC).unwrap();
-    let me = Identity::load_or_create(&dir.path().join("b")).unwrap();
+    let me = Identity::load_or_create_with(&dir.path().join("b"), Keyring::Off).unwrap();
     let t = Instant::now();
     backup::import(
         &fresh,

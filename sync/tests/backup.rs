@@ -13,7 +13,7 @@ use carebook_sync::backup::{
     Standing,
 };
 use carebook_sync::clinic::{demo, profile};
-use carebook_sync::identity::{DeviceId, Identity};
+use carebook_sync::identity::{DeviceId, Identity, Keyring};
 use carebook_sync::net::roster;
 use carebook_sync::store::{self, schema, Store};
 
@@ -31,7 +31,7 @@ impl Computer {
     fn new() -> Computer {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap();
-        let identity = Identity::load_or_create(dir.path()).unwrap();
+        let identity = Identity::load_or_create_with(dir.path(), Keyring::Off).unwrap();
         Computer {
             dir,
             store,

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use carebook_sync::identity::{DeviceId, Identity};
+use carebook_sync::identity::{DeviceId, Identity, Keyring};
 use carebook_sync::join::{self, JoinError};
 use carebook_sync::net::node::{Node, NodeError};
 use carebook_sync::net::roster;
@@ -30,7 +30,12 @@ struct Machine {
 async fn machine(name: &str) -> Machine {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap());
-    let node = Node::new(Identity::load_or_create(dir.path()).unwrap(), store, name).unwrap();
+    let node = Node::new(
+        Identity::load_or_create_with(dir.path(), Keyring::Off).unwrap(),
+        store,
+        name,
+    )
+    .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(node.clone().listen(listener));

@@ -333,7 +333,11 @@ mod tests {
             )
             .unwrap(),
         );
-        let identity = carebook_sync::identity::Identity::load_or_create(dir.path()).unwrap();
+        let identity = carebook_sync::identity::Identity::load_or_create_with(
+            dir.path(),
+            carebook_sync::identity::Keyring::Off,
+        )
+        .unwrap();
         let node = Node::new(identity, store, "Front desk").unwrap();
         let link = PairingLink::parse(&pairing_link(&node, 7462).to_uri()).unwrap();
         assert_eq!(link.id, node.identity.id);
