@@ -3,81 +3,12 @@
 //! no discovery, A accepts, and a record written on A reaches B. A code carrying another
 //! computer's ID at A's address, a foreign code and a picture without a code are refused.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{carebook, eventually, Serve};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use carebook_sync::store::CrrConnection;
-
-const BIN: &str = env!("CARGO_BIN_EXE_carebook");
-
-struct Serve {
-    child: Child,
-    addr: String,
-    id: String,
-}
-
-impl Serve {
-    fn start(dir: &Path, name: &str) -> Serve {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--discovery", "off"])
-            .args(["--name", name, "--data-dir"])
-            .arg(dir)
-            .env("CAREBOOK_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start carebook serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut id, mut addr) = (String::new(), String::new());
-        while addr.is_empty() {
-            let line = lines.next().expect("serve printed its address").unwrap();
-            if let Some(v) = line.strip_prefix("device ID: ") {
-                id = v.to_string();
-            }
-            if let Some(v) = line.strip_prefix("listening on ") {
-                addr = v.to_string();
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
-        Serve { child, addr, id }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs a command on a data folder: its exit code, stdout and stderr.
-fn carebook(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("CAREBOOK_LOG", "error")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn eventually(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 fn family_name(dir: &Path, id: &str) -> String {
     let db = CrrConnection::open(&dir.join("carebook.db"), true).unwrap();

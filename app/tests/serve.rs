@@ -3,86 +3,14 @@
 //! a node killed with SIGKILL (also in the middle of a large catch-up) and restarted, and every
 //! copy converging.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{carebook, eventually, Serve};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use carebook_sync::clinic::demo;
 use carebook_sync::store::{schema, CrrConnection, Store};
-
-const BIN: &str = env!("CARGO_BIN_EXE_carebook");
-
-struct Serve {
-    child: Child,
-    dir: PathBuf,
-    addr: String,
-    id: String,
-}
-
-impl Serve {
-    fn start(dir: &Path, name: &str) -> Serve {
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--name",
-                name,
-                "--data-dir",
-            ])
-            .arg(dir)
-            .env("CAREBOOK_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start carebook serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut id, mut addr) = (String::new(), String::new());
-        while addr.is_empty() {
-            let line = lines.next().expect("serve printed its address").unwrap();
-            if let Some(v) = line.strip_prefix("device ID: ") {
-                id = v.to_string();
-            }
-            if let Some(v) = line.strip_prefix("listening on ") {
-                addr = v.to_string();
-            }
-        }
-        // Keep reading so the pipe never fills.
-        std::thread::spawn(move || lines.for_each(drop));
-        Serve {
-            child,
-            dir: dir.to_path_buf(),
-            addr,
-            id,
-        }
-    }
-
-    fn kill_9(&mut self) {
-        self.child.kill().unwrap(); // SIGKILL on Unix
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn carebook(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
 
 /// Another program writing to a node's database (as a script or the sqlite3 shell would).
 fn write(dir: &Path, id: &str, family: &str) {
@@ -102,22 +30,11 @@ fn read(dir: &Path, sql: &str) -> String {
         .unwrap_or_default()
 }
 
-fn eventually(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for: {what}");
-}
-
 fn pair(joiner: &Serve, host: &Serve) {
-    let (code, out) = carebook(&joiner.dir, &["pair", &host.addr, "--id", &host.id]);
+    let (code, out, _) = carebook(&joiner.dir, &["pair", &host.addr, "--id", &host.id]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("carebook accept"), "{out}");
-    let (code, out) = carebook(&host.dir, &["accept", &joiner.id]);
+    let (code, out, _) = carebook(&host.dir, &["accept", &joiner.id]);
     assert_eq!(code, 0, "{out}");
 }
 
@@ -128,7 +45,7 @@ fn three_serve_processes_pair_converge_and_survive_kill_9() {
     let a = Serve::start(&dirs[0], "Front desk");
     let b = Serve::start(&dirs[1], "Doctor");
     let mut c = Serve::start(&dirs[2], "Laptop");
-    let (code, out) = carebook(&dirs[0], &["id"]);
+    let (code, out, _) = carebook(&dirs[0], &["id"]);
     assert_eq!((code, out.trim()), (0, a.id.as_str()));
     assert_eq!(
         carebook(&dirs[0], &["accept", &b.id]).0,
@@ -148,7 +65,7 @@ fn three_serve_processes_pair_converge_and_survive_kill_9() {
             && read(&dirs[2], "SELECT family_name FROM patients WHERE id = 'p1'").contains("Okafor")
     });
     eventually("A reports both peers live", 30, || {
-        let (_, peers) = carebook(&dirs[0], &["peers"]);
+        let (_, peers, _) = carebook(&dirs[0], &["peers"]);
         peers.contains("Doctor") && peers.contains("Laptop") && peers.matches(" live ").count() == 2
     });
 

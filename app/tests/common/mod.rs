@@ -1,0 +1,90 @@
+//! What the process-level tests share: starting `carebook serve` on 127.0.0.1 (no discovery),
+//! running a command on a data folder, and waiting for something to become true.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_carebook");
+
+/// A `carebook serve` process, killed when dropped.
+pub struct Serve {
+    pub child: Child,
+    pub dir: PathBuf,
+    pub addr: String,
+    pub id: String,
+}
+
+impl Serve {
+    pub fn start(dir: &Path, name: &str) -> Serve {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--discovery", "off"])
+            .args(["--name", name, "--data-dir"])
+            .arg(dir)
+            .env("CAREBOOK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start carebook serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut id, mut addr) = (String::new(), String::new());
+        while addr.is_empty() {
+            let line = lines.next().expect("serve printed its address").unwrap();
+            if let Some(v) = line.strip_prefix("device ID: ") {
+                id = v.to_string();
+            }
+            if let Some(v) = line.strip_prefix("listening on ") {
+                addr = v.to_string();
+            }
+        }
+        // Keep reading so the pipe never fills.
+        std::thread::spawn(move || lines.for_each(drop));
+        Serve {
+            child,
+            dir: dir.to_path_buf(),
+            addr,
+            id,
+        }
+    }
+
+    pub fn kill_9(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL on Unix
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command on a data folder: its exit code, stdout and stderr.
+pub fn carebook(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("CAREBOOK_LOG", "error")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn eventually(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for: {what}");
+}
