@@ -47,6 +47,17 @@ pub fn default_name() -> String {
         .unwrap_or_else(|| "Carebook computer".into())
 }
 
+/// `carebook --version`: what the clinic's IT helper asks for first. Reads only; makes nothing.
+pub fn version(dir: &Path) -> anyhow::Result<Outcome> {
+    println!("carebook {}", env!("CARGO_PKG_VERSION"));
+    println!("data folder: {}", dir.display());
+    match Identity::existing_id(dir)? {
+        Some(id) => println!("device ID: {id}"),
+        None => println!("device ID: not made yet (the first start makes it)"),
+    }
+    Ok(Outcome::Done)
+}
+
 /// `carebook id`
 pub fn id(dir: &Path) -> anyhow::Result<Outcome> {
     let (_, identity) = open(dir)?;

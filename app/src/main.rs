@@ -23,7 +23,7 @@ mod theme;
 #[derive(Parser, Debug)]
 #[command(
     name = "carebook",
-    version,
+    disable_version_flag = true,
     about = "Patient records for small clinics, in sync without a server"
 )]
 struct Cli {
@@ -39,6 +39,9 @@ struct Cli {
     /// Print when the first frame is drawn and the peak memory, then exit (for benchmarks).
     #[arg(long, hide = true)]
     first_frame_probe: bool,
+    /// Print the version, the data folder and this computer's device ID (for the IT helper).
+    #[arg(short = 'V', long)]
+    version: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -130,6 +133,9 @@ fn main() -> ExitCode {
             None => default_data_dir()?,
         };
         let done = |r: anyhow::Result<()>| r.map(|()| cli::Outcome::Done);
+        if cli.version {
+            return cli::version(&dir);
+        }
         match cli.command {
             None => done(gui::run(
                 &dir,

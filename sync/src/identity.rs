@@ -128,6 +128,9 @@ pub enum Keyring {
 /// How long a keyring service may take to answer before the file is used instead.
 const KEYRING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The certificate's file in the data folder.
+const CERTIFICATE: &str = "device-certificate.der";
+
 const KEYRING_SERVICE: &str = "Carebook device key";
 
 /// Runs a keyring call on its own thread (the Secret Service client runs its own async
@@ -214,6 +217,11 @@ fn exposed(_: &Path) -> bool {
 }
 
 impl Identity {
+    /// The device ID of the identity kept in `dir`, if one was made (reads no key).
+    pub fn existing_id(dir: &Path) -> Result<Option<DeviceId>, IdentityError> {
+        Ok(read(&dir.join(CERTIFICATE))?.map(|c| DeviceId::of_certificate(&c)))
+    }
+
     /// The identity kept in `dir`, made on first use, its key in the OS keyring if one answers.
     pub fn load_or_create(dir: &Path) -> Result<Identity, IdentityError> {
         Identity::load_or_create_with(dir, Keyring::Use)
@@ -222,7 +230,7 @@ impl Identity {
     /// The identity kept in `dir`, made on first use with its key where `place` says.
     pub fn load_or_create_with(dir: &Path, place: Keyring) -> Result<Identity, IdentityError> {
         std::fs::create_dir_all(dir).map_err(|e| IdentityError::Io(dir.to_path_buf(), e))?;
-        let cert_path = dir.join("device-certificate.der");
+        let cert_path = dir.join(CERTIFICATE);
         let key_path = dir.join("device-key.der");
         if let Some(certificate) = read(&cert_path)? {
             let id = DeviceId::of_certificate(&certificate);
