@@ -94,58 +94,21 @@ impl std::fmt::Debug for DeviceId {
     }
 }
 
-/// Where the private key is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyStorage {
-    /// The OS keyring.
-    Keyring,
-    /// A file readable only by this user, and why the keyring is not used.
-    File { path: PathBuf, why: String },
-}
-
-impl std::fmt::Display for KeyStorage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeyStorage::Keyring => write!(f, "in the system keyring"),
-            KeyStorage::File { path, why } => write!(
-                f,
-                "in the file {} (readable only by you; {why})",
-                path.display()
-            ),
-        }
-    }
-}
-
-/// Whether to use the OS keyring for a new identity's key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keyring {
-    /// Use it when a keyring service answers (what the app does).
-    Use,
-    /// Keep the key in a file (tests, and people who ask for it).
-    Off,
-}
-
-/// How long a keyring service may take to answer before the file is used instead.
-const KEYRING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+use crate::secret::{Found, Secret, SecretError};
+pub use crate::secret::{KeyStorage, Keyring};
 
 /// The certificate's file in the data folder.
 const CERTIFICATE: &str = "device-certificate.der";
 
 const KEYRING_SERVICE: &str = "Carebook device key";
 
-/// Runs a keyring call on its own thread (the Secret Service client runs its own async
-/// runtime, which must not nest in the caller's), giving up after [`KEYRING_WAIT`].
-fn keyring<R: Send + 'static>(
-    id: DeviceId,
-    f: impl FnOnce(keyring::Entry) -> keyring::Result<R> + Send + 'static,
-) -> Result<R, String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let r = keyring::Entry::new(KEYRING_SERVICE, &id.to_text()).and_then(f);
-        let _ = tx.send(r.map_err(|e| e.to_string()));
-    });
-    rx.recv_timeout(KEYRING_WAIT)
-        .unwrap_or_else(|_| Err("the keyring service did not answer".into()))
+/// Where the key of the identity `id` kept in `dir` is stored.
+fn key_secret(dir: &Path, id: DeviceId) -> Secret {
+    Secret {
+        service: KEYRING_SERVICE,
+        user: id.to_text(),
+        file: dir.join("device-key.der"),
+    }
 }
 
 /// What can go wrong making or reading the identity.
@@ -155,8 +118,8 @@ pub enum IdentityError {
     Io(PathBuf, std::io::Error),
     #[error("could not make a certificate: {0}")]
     Certificate(String),
-    #[error("the key file {0} can be read by other users; fix with: chmod 600 {0}")]
-    KeyExposed(PathBuf),
+    #[error("this computer's private key: {0}")]
+    Key(#[from] SecretError),
     #[error("this computer's private key is neither in a key file nor in the keyring ({0}); unlock the keyring and try again")]
     KeyMissing(String),
 }
@@ -187,35 +150,6 @@ fn read(path: &Path) -> Result<Option<Vec<u8>>, IdentityError> {
     }
 }
 
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
-}
-
-#[cfg(unix)]
-fn exposed(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
-}
-
-#[cfg(not(unix))]
-fn exposed(_: &Path) -> bool {
-    false
-}
-
 impl Identity {
     /// The device ID of the identity kept in `dir`, if one was made (reads no key).
     pub fn existing_id(dir: &Path) -> Result<Option<DeviceId>, IdentityError> {
@@ -231,22 +165,16 @@ impl Identity {
     pub fn load_or_create_with(dir: &Path, place: Keyring) -> Result<Identity, IdentityError> {
         std::fs::create_dir_all(dir).map_err(|e| IdentityError::Io(dir.to_path_buf(), e))?;
         let cert_path = dir.join(CERTIFICATE);
-        let key_path = dir.join("device-key.der");
         if let Some(certificate) = read(&cert_path)? {
             let id = DeviceId::of_certificate(&certificate);
-            let (key, storage) = match read(&key_path)? {
-                Some(_) if exposed(&key_path) => return Err(IdentityError::KeyExposed(key_path)),
-                Some(key) => (
-                    key,
-                    KeyStorage::File {
-                        path: key_path,
-                        why: "put there when this identity was made".into(),
-                    },
-                ),
-                None => (
-                    keyring(id, |e| e.get_secret()).map_err(IdentityError::KeyMissing)?,
-                    KeyStorage::Keyring,
-                ),
+            let (key, storage) = match key_secret(dir, id).read()? {
+                Found::Here(key, storage) => (key, storage),
+                Found::Nowhere => {
+                    return Err(IdentityError::KeyMissing(
+                        "the keyring has no entry for it".into(),
+                    ))
+                }
+                Found::KeyringFailed(why) => return Err(IdentityError::KeyMissing(why)),
             };
             return Ok(Identity {
                 id,
@@ -268,33 +196,7 @@ impl Identity {
         let id = DeviceId::of_certificate(&certificate);
         let key = pair.serialize_der();
         // The key first: a certificate without its key would be an identity we cannot use.
-        let stored = match place {
-            Keyring::Off => Err("the keyring is turned off for this data folder".to_string()),
-            Keyring::Use => {
-                let k = key.clone();
-                // Read back: some keyrings accept a write they cannot keep.
-                keyring(id, move |e| {
-                    e.set_secret(&k)?;
-                    e.get_secret()
-                })
-                .and_then(|back| {
-                    (back == key)
-                        .then_some(())
-                        .ok_or_else(|| "the keyring did not keep the key".to_string())
-                })
-            }
-        };
-        let storage = match stored {
-            Ok(()) => KeyStorage::Keyring,
-            Err(why) => {
-                write_private(&key_path, &key)
-                    .map_err(|e| IdentityError::Io(key_path.clone(), e))?;
-                KeyStorage::File {
-                    path: key_path,
-                    why: format!("no keyring: {why}"),
-                }
-            }
-        };
+        let storage = key_secret(dir, id).write(&key, place)?;
         std::fs::write(&cert_path, &certificate)
             .map_err(|e| IdentityError::Io(cert_path.clone(), e))?;
         Ok(Identity {
@@ -351,14 +253,15 @@ mod tests {
         };
         assert_eq!(key, found, "found where it was put");
         assert!(why.contains("turned off"), "{why}");
-        assert!(!exposed(key));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "readable by this user only");
             std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o644)).unwrap();
             assert!(matches!(
                 Identity::load_or_create(dir.path()),
-                Err(IdentityError::KeyExposed(_))
+                Err(IdentityError::Key(SecretError::Exposed(_)))
             ));
         }
     }

@@ -13,4 +13,5 @@ pub mod proto;
 pub mod qr;
 pub mod replica;
 pub mod scan;
+mod secret;
 pub mod store;

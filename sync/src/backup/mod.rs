@@ -26,6 +26,7 @@
 mod export;
 mod format;
 mod restore;
+pub mod schedule;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -64,6 +65,10 @@ pub enum BackupError {
     AnotherClinic { backup: String, here: String },
     #[error("the backup passphrase is empty")]
     EmptyPassphrase,
+    #[error("automatic backups have no folder yet")]
+    NotScheduled,
+    #[error("the backup passphrase: {0}")]
+    Secret(#[from] crate::secret::SecretError),
     #[error("cancelled; nothing was changed")]
     Cancelled,
     #[error("could not sign the backup: {0}")]
@@ -163,6 +168,11 @@ impl Passphrase {
     pub fn with_work_factor(mut self, log_n: u8) -> Passphrase {
         self.work_factor = Some(log_n.clamp(1, 30));
         self
+    }
+
+    /// The passphrase itself, to be remembered on this computer (never to be shown or logged).
+    pub(crate) fn text(&self) -> &str {
+        self.secret.expose_secret()
     }
 
     fn secret(&self) -> SecretString {

@@ -1,0 +1,312 @@
+//! Automatic backups: into a folder chosen on this computer, every so often (daily by
+//! default), keeping the newest few files; the time of the last good backup, so a screen can
+//! say "last backup: ..." and warn when one is overdue; and the clinic's passphrase remembered
+//! on this computer (keyring or private file) so the backups run without anyone typing it.
+//!
+//! The settings and the record of the last backup are this computer's own (`local_settings`,
+//! never replicated): each computer backs itself up where its own disk or share allows.
+//! Retention only ever deletes this computer's scheduled files in that folder (their names
+//! carry its device ID), never a colleague's in a shared folder, nor a backup saved by hand.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::{BackupError, Control, Passphrase};
+use crate::identity::{DeviceId, Identity, KeyStorage, Keyring};
+use crate::secret::{Found, Secret};
+use crate::store::Store;
+
+/// The ending of a backup file's name.
+pub const EXTENSION: &str = "carebook-backup";
+
+/// How often, where, and how many to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// None: automatic backups are off (not set up yet).
+    pub folder: Option<PathBuf>,
+    pub every_hours: u32,
+    pub keep: u32,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            folder: None,
+            every_hours: 24,
+            keep: 14,
+        }
+    }
+}
+
+/// The last backup this computer made, and the last automatic one that failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Last {
+    /// Seconds since 1970 and the file, of the last good backup (by hand or scheduled).
+    pub ok: Option<(i64, String)>,
+    /// When and why the last scheduled attempt failed, if it did after the last good one.
+    pub failed: Option<(i64, String)>,
+}
+
+/// A backup counts as overdue this long after it was due.
+const GRACE_S: i64 = 2 * 3600;
+
+fn get(db: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    db.query_row(
+        "SELECT value FROM local_settings WHERE key = ?1",
+        [key],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn set(db: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT OR REPLACE INTO local_settings(key, value) VALUES (?1, ?2)",
+        [key, value],
+    )?;
+    Ok(())
+}
+
+/// This computer's schedule (the default when never set).
+pub fn load(db: &Connection) -> rusqlite::Result<Schedule> {
+    let d = Schedule::default();
+    let number = |key, default| -> rusqlite::Result<u32> {
+        Ok(get(db, key)?
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(default))
+    };
+    Ok(Schedule {
+        folder: get(db, "backup_folder")?
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from),
+        every_hours: number("backup_every_hours", d.every_hours)?,
+        keep: number("backup_keep", d.keep)?,
+    })
+}
+
+pub fn save(db: &Connection, s: &Schedule) -> rusqlite::Result<()> {
+    let folder = s
+        .folder
+        .as_ref()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    set(db, "backup_folder", &folder)?;
+    set(db, "backup_every_hours", &s.every_hours.max(1).to_string())?;
+    set(db, "backup_keep", &s.keep.max(1).to_string())
+}
+
+fn stamp(value: Option<String>) -> Option<(i64, String)> {
+    let v = value?;
+    let (at, text) = v.split_once(' ')?;
+    Some((at.parse().ok()?, text.to_string()))
+}
+
+pub fn last(db: &Connection) -> rusqlite::Result<Last> {
+    let ok = stamp(get(db, "backup_last_ok")?);
+    let failed = stamp(get(db, "backup_last_failed")?)
+        .filter(|(at, _)| ok.as_ref().is_none_or(|(good, _)| at > good));
+    Ok(Last { ok, failed })
+}
+
+/// Records a good backup (by hand or scheduled) written to `file` at `at`.
+pub fn record_ok(db: &Connection, at: i64, file: &Path) -> rusqlite::Result<()> {
+    set(db, "backup_last_ok", &format!("{at} {}", file.display()))
+}
+
+/// Records a failed scheduled backup; `why` must hold no patient data (errors never do).
+pub fn record_failed(db: &Connection, at: i64, why: &str) -> rusqlite::Result<()> {
+    set(db, "backup_last_failed", &format!("{at} {why}"))
+}
+
+impl Schedule {
+    /// Whether a scheduled backup should be made now.
+    pub fn due(&self, last: &Last, now: i64) -> bool {
+        self.folder.is_some()
+            && last
+                .ok
+                .as_ref()
+                .is_none_or(|(at, _)| now - at >= i64::from(self.every_hours) * 3600)
+    }
+
+    /// Whether to warn that backups are behind: set up, and no good backup for longer than
+    /// the interval plus a grace period (the computer was off, the folder is unreachable, the
+    /// passphrase is not remembered...).
+    pub fn overdue(&self, last: &Last, now: i64) -> bool {
+        self.folder.is_some()
+            && last
+                .ok
+                .as_ref()
+                .is_none_or(|(at, _)| now - at > i64::from(self.every_hours) * 3600 + GRACE_S)
+    }
+}
+
+/// The name of a scheduled backup made by `device` at `at`: sortable by time, and telling
+/// which computer made it.
+fn file_name(device: &DeviceId, at: i64) -> String {
+    let t = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
+    format!(
+        "carebook-{}-{}.{EXTENSION}",
+        device.short(),
+        t.format("%Y%m%d-%H%M%SZ")
+    )
+}
+
+/// Makes a scheduled backup now: into the schedule's folder, recorded as the last good one,
+/// then deletes this computer's older scheduled backups beyond `keep`. A failure is recorded
+/// too (and returned).
+pub fn run(
+    store: &Store,
+    identity: &Identity,
+    passphrase: &Passphrase,
+    schedule: &Schedule,
+    now: i64,
+    control: &Control,
+) -> Result<PathBuf, BackupError> {
+    let result = (|| {
+        let folder = schedule.folder.as_ref().ok_or(BackupError::NotScheduled)?;
+        std::fs::create_dir_all(folder).map_err(|e| BackupError::File(folder.clone(), e))?;
+        let file = folder.join(file_name(&identity.id, now));
+        super::export(store, identity, passphrase, &file, control)?;
+        record_ok(&store.writer(), now, &file)?;
+        prune(folder, &identity.id, schedule.keep)?;
+        Ok(file)
+    })();
+    if let Err(e) = &result {
+        if !matches!(e, BackupError::Cancelled) {
+            record_failed(&store.writer(), now, &e.to_string())?;
+        }
+    }
+    result
+}
+
+/// Deletes `device`'s oldest scheduled backups in `folder` until `keep` are left.
+fn prune(folder: &Path, device: &DeviceId, keep: u32) -> Result<(), BackupError> {
+    let prefix = format!("carebook-{}-", device.short());
+    let suffix = format!(".{EXTENSION}");
+    let mut ours: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map_err(|e| BackupError::File(folder.to_path_buf(), e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(&suffix))
+        })
+        .collect();
+    ours.sort();
+    let extra = ours.len().saturating_sub(keep.max(1) as usize);
+    for old in &ours[..extra] {
+        std::fs::remove_file(old).map_err(|e| BackupError::File(old.clone(), e))?;
+    }
+    Ok(())
+}
+
+/// Where the passphrase of the computer whose identity is kept in `dir` is remembered.
+fn passphrase_secret(dir: &Path, device: &DeviceId) -> Secret {
+    Secret {
+        service: "Carebook backup passphrase",
+        user: device.to_text(),
+        file: dir.join("backup-passphrase"),
+    }
+}
+
+/// Remembers the clinic's backup passphrase on this computer, for scheduled backups.
+pub fn remember(
+    dir: &Path,
+    device: &DeviceId,
+    passphrase: &Passphrase,
+    place: Keyring,
+) -> Result<KeyStorage, BackupError> {
+    Ok(passphrase_secret(dir, device).write(passphrase.text().as_bytes(), place)?)
+}
+
+/// The passphrase remembered on this computer: None when none was, or when it would be in a
+/// keyring that does not answer now (then the person types it, as on a new computer).
+pub fn recall(dir: &Path, device: &DeviceId) -> Result<Option<Passphrase>, BackupError> {
+    match passphrase_secret(dir, device).read()? {
+        Found::Here(bytes, _) => {
+            let text = String::from_utf8(bytes).map_err(|_| BackupError::EmptyPassphrase)?;
+            Ok(Some(Passphrase::new(text)?))
+        }
+        Found::Nowhere => Ok(None),
+        Found::KeyringFailed(why) => {
+            tracing::debug!("no remembered backup passphrase: the keyring did not answer ({why})");
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_and_overdue_follow_the_interval() {
+        let s = Schedule {
+            folder: Some("/backups".into()),
+            ..Schedule::default()
+        };
+        let never = Last::default();
+        assert!(s.due(&never, 1_000_000) && s.overdue(&never, 1_000_000));
+        let last = Last {
+            ok: Some((1_000_000, "f".into())),
+            failed: None,
+        };
+        assert!(!s.due(&last, 1_000_000 + 23 * 3600));
+        assert!(s.due(&last, 1_000_000 + 24 * 3600));
+        assert!(!s.overdue(&last, 1_000_000 + 25 * 3600));
+        assert!(s.overdue(&last, 1_000_000 + 27 * 3600));
+        let off = Schedule::default();
+        assert!(!off.due(&never, 0) && !off.overdue(&never, 0));
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_of_this_computers_scheduled_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (me, colleague) = (DeviceId([1; 32]), DeviceId([2; 32]));
+        let day = 86_400;
+        for n in 0..5 {
+            std::fs::write(
+                dir.path().join(file_name(&me, 1_700_000_000 + n * day)),
+                b"x",
+            )
+            .unwrap();
+        }
+        let theirs = dir.path().join(file_name(&colleague, 1_600_000_000));
+        let by_hand = dir.path().join("before-the-move.carebook-backup");
+        std::fs::write(&theirs, b"x").unwrap();
+        std::fs::write(&by_hand, b"x").unwrap();
+        prune(dir.path(), &me, 2).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mine: Vec<&String> = left
+            .iter()
+            .filter(|n| n.starts_with(&format!("carebook-{}", me.short())))
+            .collect();
+        assert_eq!(
+            mine,
+            [
+                &file_name(&me, 1_700_000_000 + 3 * day),
+                &file_name(&me, 1_700_000_000 + 4 * day)
+            ]
+        );
+        assert!(theirs.exists() && by_hand.exists());
+    }
+
+    #[test]
+    fn the_passphrase_is_remembered_privately_and_recalled() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = DeviceId([3; 32]);
+        assert!(recall(dir.path(), &me).unwrap().is_none());
+        let p = Passphrase::new("correct horse battery".into()).unwrap();
+        let at = remember(dir.path(), &me, &p, Keyring::Off).unwrap();
+        assert!(matches!(at, KeyStorage::File { .. }));
+        let back = recall(dir.path(), &me).unwrap().unwrap();
+        assert_eq!(back.text(), "correct horse battery");
+    }
+}
