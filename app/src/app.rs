@@ -8,12 +8,15 @@ use carebook_sync::clinic::search::Hit;
 use carebook_sync::clinic::staff::Staff;
 use carebook_sync::clinic::visits::Visit;
 use carebook_sync::clinic::{self, Actor};
+use carebook_sync::identity::Keyring;
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::Summary;
 use iced::keyboard::{self, key::Named, Key};
 use iced::widget::{button, column, container, operation, pick_list, row, space, text};
 use iced::{Center, Element, Fill, Subscription, Task, Theme};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::backend::Runner;
 use crate::screen::{self, form::PatientForm, patient::PatientPage, visit::VisitEditor};
@@ -29,6 +32,7 @@ pub enum Route {
     Today,
     Visit(String),
     Peers,
+    Backups,
 }
 
 /// What the current screen holds.
@@ -41,6 +45,23 @@ pub enum Screen {
     Today(Vec<Appointment>),
     Visit(Box<VisitEditor>),
     Peers(Box<screen::peers::Peers>),
+    Backups(Box<screen::backups::Backups>),
+}
+
+/// Where this instance keeps its files, and whether its secrets may go to the OS keyring.
+#[derive(Debug, Clone)]
+pub struct Folders {
+    pub data: PathBuf,
+    pub keyring: Keyring,
+}
+
+/// How a computer with no records yet is being set up, after the first question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// Pairing with a computer of the clinic; the records arrive once it accepts.
+    Join,
+    /// Restoring the clinic's records from a backup.
+    Restore,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +99,9 @@ pub enum Message {
     Visit(screen::visit::Msg),
     FirstRun(screen::first_run::Msg),
     Peers(screen::peers::Msg),
+    Backups(screen::backups::Msg),
+    /// The automatic backup ran or was not due; whether backups are overdue.
+    BackupsOverdue(bool),
 }
 
 /// The search box's id (Ctrl+F focuses it).
@@ -85,6 +109,9 @@ pub const SEARCH: &str = "search";
 
 /// How many results the patient list shows.
 const RESULTS: usize = 50;
+
+/// How often the app looks whether an automatic backup is due.
+const BACKUP_CHECK: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub struct App {
@@ -108,11 +135,22 @@ pub struct App {
     pub listen_port: u16,
     /// How the other computers are connected (the status line).
     pub sync: Summary,
+    pub folders: Folders,
+    /// Set while a new computer joins a clinic or restores one (no staff here yet).
+    pub setup: Option<Setup>,
+    /// No good backup for longer than the schedule allows (the top bar warns).
+    pub backups_overdue: bool,
+    backup_checked: Option<Instant>,
 }
 
 impl App {
     /// The app over an open store; the returned task loads staff and the first screen.
-    pub fn new(runner: Runner, node: Option<Arc<Node>>, listen_port: u16) -> (App, Task<Message>) {
+    pub fn new(
+        runner: Runner,
+        node: Option<Arc<Node>>,
+        listen_port: u16,
+        folders: Folders,
+    ) -> (App, Task<Message>) {
         let device_id = clinic::device_id(&runner.store().writer()).unwrap_or_default();
         let mut app = App {
             runner,
@@ -132,6 +170,10 @@ impl App {
             node,
             listen_port,
             sync: Summary::default(),
+            folders,
+            setup: None,
+            backups_overdue: false,
+            backup_checked: None,
         };
         let task = app.load_staff();
         (app, task)
@@ -145,7 +187,7 @@ impl App {
         })
     }
 
-    fn load_staff(&mut self) -> Task<Message> {
+    pub fn load_staff(&mut self) -> Task<Message> {
         self.runner.spawn(|store| {
             Message::StaffLoaded(clinic::staff::list(&store.writer()).map_err(|e| e.to_string()))
         })
@@ -159,6 +201,11 @@ impl App {
                 clinic::search::search(&store.writer(), &query, RESULTS).map_err(|e| e.to_string());
             Message::Hits(generation, hits)
         })
+    }
+
+    /// Reloads what the current screen shows.
+    pub fn reload(&mut self) -> Task<Message> {
+        self.load_route()
     }
 
     /// Loads what the current route shows (also after a change elsewhere). Forms keep what is
@@ -190,6 +237,14 @@ impl App {
                 };
                 self.runner.spawn(move |store| {
                     Message::PeersLoaded(screen::peers::load(store, &me).map(Box::new))
+                })
+            }
+            Route::Backups => {
+                let folders = self.folders.clone();
+                self.runner.spawn(move |store| {
+                    Message::Backups(screen::backups::Msg::Loaded(
+                        screen::backups::load(store, &folders).map(Box::new),
+                    ))
                 })
             }
             Route::EditPatient(id) => self.runner.spawn(move |store| {
@@ -233,6 +288,7 @@ impl App {
                     ..Default::default()
                 }))
             }
+            Route::Backups => Screen::Backups(Box::default()),
         };
         let load = self.load_route();
         match route {
@@ -244,7 +300,31 @@ impl App {
         }
     }
 
+    /// After the first question: joining (pairing) or restoring (a backup), with no staff yet.
+    pub fn begin(&mut self, setup: Setup, route: Route) -> Task<Message> {
+        if setup == Setup::Join && self.node.is_none() {
+            self.notice = Some(
+                "This window runs without the network, so it cannot join a clinic; restart Carebook with the network on".into(),
+            );
+            return Task::none();
+        }
+        self.setup = Some(setup);
+        self.trail.clear();
+        self.show(route)
+    }
+
+    /// Back to the first question, from joining or restoring.
+    fn question(&mut self) -> Task<Message> {
+        self.setup = None;
+        self.notice = None;
+        self.screen = Screen::FirstRun(Default::default());
+        Task::none()
+    }
+
     fn back(&mut self) -> Task<Message> {
+        if self.setup.is_some() {
+            return Task::none();
+        }
         match self.trail.pop() {
             Some(previous) => self.show(previous),
             None if self.route != Route::Patients => self.show(Route::Patients),
@@ -263,10 +343,16 @@ impl App {
                     self.me = self.staff.first().cloned();
                 }
                 if self.me.is_none() {
-                    self.screen = Screen::FirstRun(Default::default());
+                    // Joining or restoring: stay there until the records (and staff) arrive.
+                    if self.setup.is_none() {
+                        self.screen = Screen::FirstRun(Default::default());
+                    }
                     return Task::none();
                 }
-                if matches!(self.screen, Screen::FirstRun(_)) || self.db_version < 0 {
+                if matches!(self.screen, Screen::FirstRun(_))
+                    || self.db_version < 0
+                    || self.setup.take().is_some()
+                {
                     self.screen = Screen::Patients;
                     self.route = Route::Patients;
                     return Task::batch([self.load_route(), operation::focus(SEARCH)]);
@@ -366,12 +452,17 @@ impl App {
                 // Something changed (here or elsewhere): refresh lists and pages, not forms.
                 Task::batch([self.load_staff(), self.load_route()])
             }
+            Message::BackupsOverdue(overdue) => {
+                self.backups_overdue = overdue;
+                Task::none()
+            }
             Message::Tick => {
                 let version = self.runner.spawn(|store| {
                     let v = carebook_sync::store::db_version(&store.writer());
                     v.map(Message::Version)
                         .unwrap_or_else(|e| Message::Failed(e.to_string()))
                 });
+                let version = Task::batch([version, self.backup_check()]);
                 let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
                     return version;
                 };
@@ -426,8 +517,12 @@ impl App {
             Message::Form(msg) => screen::form::update(self, msg),
             Message::Patient(msg) => screen::patient::update(self, msg),
             Message::Visit(msg) => screen::visit::update(self, msg),
+            Message::FirstRun(screen::first_run::Msg::Question) if self.setup.is_some() => {
+                self.question()
+            }
             Message::FirstRun(msg) => screen::first_run::update(self, msg),
             Message::Peers(msg) => screen::peers::update(self, msg),
+            Message::Backups(msg) => screen::backups::update(self, msg),
             Message::SetStatus(id, status) => {
                 let Some(actor) = self.actor() else {
                     return Task::none();
@@ -438,6 +533,22 @@ impl App {
                 })
             }
         }
+    }
+
+    /// Runs the automatic backup when one is due (checked once a minute, once the clinic is
+    /// set up).
+    fn backup_check(&mut self) -> Task<Message> {
+        if self.me.is_none()
+            || self
+                .backup_checked
+                .is_some_and(|t| t.elapsed() < BACKUP_CHECK)
+        {
+            return Task::none();
+        }
+        self.backup_checked = Some(Instant::now());
+        let folders = self.folders.clone();
+        self.runner
+            .spawn(move |store| screen::backups::scheduled(store, &folders))
     }
 
     /// Local records changed: let the replication sessions send them now.
@@ -498,8 +609,16 @@ impl App {
         } else {
             Subscription::none()
         };
+        let progress = match &self.screen {
+            Screen::Backups(b) if b.running.is_some() => {
+                iced::time::every(Duration::from_millis(100))
+                    .map(|_| Message::Backups(screen::backups::Msg::Progress))
+            }
+            _ => Subscription::none(),
+        };
         Subscription::batch([
             probe,
+            progress,
             keyboard::listen().filter_map(shortcut),
             iced::event::listen_with(|event, _status, _window| match event {
                 iced::Event::Keyboard(keyboard::Event::KeyPressed {
@@ -514,14 +633,40 @@ impl App {
 
     pub fn view(&self) -> Element<'_, Message> {
         let body: Element<'_, Message> = match &self.screen {
-            Screen::FirstRun(f) => return f.view().map(Message::FirstRun),
+            Screen::FirstRun(f) => {
+                return column![self.notice_bar(), f.view().map(Message::FirstRun)].into()
+            }
             Screen::Patients => screen::patients::view(self),
             Screen::Patient(page) => page.view(self),
             Screen::Form(form) => form.view().map(Message::Form),
             Screen::Today(day) => screen::today::view(day),
             Screen::Visit(editor) => editor.view().map(Message::Visit),
             Screen::Peers(p) => p.view(self),
+            Screen::Backups(b) => b.view(self),
         };
+        if let Some(setup) = self.setup {
+            let what = match setup {
+                Setup::Join => "Joining a clinic: pair with one of its computers below. Once it accepts, the records arrive here and Carebook opens.",
+                Setup::Restore => "Restoring the clinic from a backup.",
+            };
+            let top = row![
+                text("Carebook").font(theme::BOLD).size(20),
+                text(what),
+                space::horizontal(),
+                button(text("Back to the first question"))
+                    .style(button::secondary)
+                    .on_press(Message::FirstRun(screen::first_run::Msg::Question)),
+            ]
+            .spacing(12)
+            .align_y(Center)
+            .padding(10);
+            return column![
+                top,
+                self.notice_bar(),
+                container(body).padding(12).width(Fill).height(Fill)
+            ]
+            .into();
+        }
         let nav = |label: &'static str, route: Route| {
             let style = if self.route == route {
                 button::primary
@@ -541,7 +686,13 @@ impl App {
                 .style(button::secondary)
                 .on_press(Message::Go(Route::NewPatient)),
             nav("Computers", Route::Peers),
+            nav("Backups", Route::Backups),
             space::horizontal(),
+            self.backups_overdue.then(|| {
+                button(text("Backup overdue").size(13))
+                    .style(button::danger)
+                    .on_press(Message::Go(Route::Backups))
+            }),
             text(self.sync_line()).size(13),
             space().width(12),
             text("At the keyboard"),
@@ -553,18 +704,25 @@ impl App {
         .spacing(8)
         .align_y(Center)
         .padding(10);
-        let notice = self.notice.as_ref().map(|n| {
+        column![
+            top,
+            self.notice_bar(),
+            container(body).padding(12).width(Fill).height(Fill)
+        ]
+        .into()
+    }
+}
+
+impl App {
+    /// The notice line under the top bar (errors and confirmations), when there is one.
+    fn notice_bar(&self) -> Option<Element<'_, Message>> {
+        self.notice.as_ref().map(|n| {
             container(text(n.clone()))
                 .padding([6, 12])
                 .width(Fill)
                 .style(theme::notice)
-        });
-        column![
-            top,
-            notice,
-            container(body).padding(12).width(Fill).height(Fill)
-        ]
-        .into()
+                .into()
+        })
     }
 }
 

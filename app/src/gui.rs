@@ -7,11 +7,12 @@ use anyhow::Context;
 use carebook_sync::clinic;
 use carebook_sync::store::{schema, Store};
 
+use carebook_sync::identity::Keyring;
 use carebook_sync::net::discovery::Scope;
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
 
-use crate::app::App;
+use crate::app::{App, Folders};
 use crate::backend::Runner;
 use crate::theme;
 
@@ -39,9 +40,18 @@ pub fn run(dir: &Path, demo: bool, probe: bool, discovery: Option<Scope>) -> any
             (None, 0)
         }
     };
+    let folders = Folders {
+        data: dir.to_path_buf(),
+        keyring: Keyring::Use,
+    };
     let mut app = iced::application(
         move || {
-            let (mut app, task) = App::new(Runner::Background(store.clone()), node.clone(), port);
+            let (mut app, task) = App::new(
+                Runner::Background(store.clone()),
+                node.clone(),
+                port,
+                folders.clone(),
+            );
             app.probe = probe;
             (app, task)
         },

@@ -17,6 +17,14 @@ use crate::app::{shortcut, App, Message, Route, Screen};
 use crate::backend::Runner;
 use crate::screen::{form, patient, visit};
 
+/// A test instance's folders: the temporary data folder, secrets in files.
+pub fn folders(dir: &std::path::Path) -> crate::app::Folders {
+    crate::app::Folders {
+        data: dir.to_path_buf(),
+        keyring: carebook_sync::identity::Keyring::Off,
+    }
+}
+
 struct Harness {
     _dir: tempfile::TempDir,
     store: Arc<Store>,
@@ -33,7 +41,12 @@ impl Harness {
             clinic::staff::add(&db, "Rita Front", Role::Receptionist).unwrap();
             clinic::staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap();
         }
-        let (app, _) = App::new(Runner::Inline(store.clone(), VecDeque::new()), None, 0);
+        let (app, _) = App::new(
+            Runner::Inline(store.clone(), VecDeque::new()),
+            None,
+            0,
+            folders(dir.path()),
+        );
         let mut h = Harness {
             _dir: dir,
             store,
@@ -315,19 +328,52 @@ fn keyboard_shortcuts() {
 }
 
 #[test]
-fn first_run_asks_who_is_at_the_keyboard() {
+fn first_run_starts_a_clinic_with_its_name_the_first_staff_and_the_passphrase() {
+    use crate::screen::first_run::Msg as F;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("c.db"), schema::CLINIC).unwrap());
-    let (mut app, _) = App::new(Runner::Inline(store, VecDeque::new()), None, 0);
+    let (mut app, _) = App::new(
+        Runner::Inline(store.clone(), VecDeque::new()),
+        None,
+        0,
+        folders(dir.path()),
+    );
     app.settle();
     assert!(matches!(app.screen, Screen::FirstRun(_)));
-    let _ = app.update(Message::FirstRun(crate::screen::first_run::Msg::Name(
-        "Rita".into(),
-    )));
-    let _ = app.update(Message::FirstRun(crate::screen::first_run::Msg::Add));
-    app.settle();
+    let mut send = |app: &mut App, m: F| {
+        let _ = app.update(Message::FirstRun(m));
+        app.settle();
+    };
+    send(&mut app, F::NewClinic);
+    send(&mut app, F::Clinic("Riverside Practice".into()));
+    send(&mut app, F::Name("Rita".into()));
+    send(&mut app, F::Passphrase("short".into()));
+    send(&mut app, F::Start);
+    let error = |app: &App| match &app.screen {
+        Screen::FirstRun(f) => f.error.clone(),
+        _ => None,
+    };
+    assert!(error(&app).unwrap().contains("at least 10"));
+    send(&mut app, F::Passphrase("a long clinic passphrase".into()));
+    send(&mut app, F::Confirm("a long clinic passphrase!".into()));
+    send(&mut app, F::Start);
+    assert_eq!(error(&app).as_deref(), Some("The two passphrases differ"));
+    assert!(clinic::staff::list(&store.writer()).unwrap().is_empty());
+    send(&mut app, F::Confirm("a long clinic passphrase".into()));
+    send(&mut app, F::Start);
     assert_eq!(app.me.as_ref().map(|s| s.name.as_str()), Some("Rita"));
     assert!(matches!(app.screen, Screen::Patients));
+    let db = store.writer();
+    assert_eq!(
+        clinic::profile::current(&db).unwrap().unwrap().name,
+        "Riverside Practice"
+    );
+    // Remembered on this computer (a private file here: the tests keep off the keyring).
+    let me = carebook_sync::identity::Identity::existing_id(dir.path())
+        .unwrap()
+        .unwrap();
+    let kept = carebook_sync::backup::schedule::recall(dir.path(), &me).unwrap();
+    assert!(kept.is_some());
 }
 
 mod simulated {

@@ -1,24 +1,44 @@
-//! The first screen of a database with no staff yet: who is using Carebook.
+//! The first screen of a computer with no records yet, with one question: start a new clinic
+//! (its name, the first member of staff and the backup passphrase), join one (pairing, with
+//! the records arriving live), or restore one from a backup after a disk failure.
 
-use carebook_sync::clinic::staff::{self, Role};
-use iced::widget::{button, column, container, pick_list, text, text_input};
+use carebook_sync::backup::schedule;
+use carebook_sync::backup::Passphrase;
+use carebook_sync::clinic::{
+    profile,
+    staff::{self, Role},
+};
+use carebook_sync::identity::Identity;
+use iced::widget::{button, column, container, pick_list, row, text, text_input};
 use iced::{Element, Fill, Task};
 
-use crate::app::{App, Message};
+use crate::app::{App, Folders, Message, Route, Setup};
 use crate::theme;
+
+/// The shortest backup passphrase accepted.
+pub const MIN_PASSPHRASE: usize = 10;
 
 #[derive(Debug)]
 pub struct FirstRun {
+    /// The question answered "a new clinic": its form is open.
+    pub new_clinic: bool,
+    pub clinic: String,
     pub name: String,
     pub role: Role,
+    pub passphrase: String,
+    pub confirm: String,
     pub error: Option<String>,
 }
 
 impl Default for FirstRun {
     fn default() -> Self {
         FirstRun {
+            new_clinic: false,
+            clinic: String::new(),
             name: String::new(),
-            role: Role::Receptionist,
+            role: Role::Doctor,
+            passphrase: String::new(),
+            confirm: String::new(),
             error: None,
         }
     }
@@ -26,46 +46,168 @@ impl Default for FirstRun {
 
 #[derive(Debug, Clone)]
 pub enum Msg {
+    NewClinic,
+    Join,
+    Restore,
+    Question,
+    Clinic(String),
     Name(String),
     Role(Role),
-    Add,
+    Passphrase(String),
+    Confirm(String),
+    Start,
 }
 
 impl FirstRun {
     pub fn view(&self) -> Element<'_, Msg> {
-        let form = column![
-            text("Welcome to Carebook").font(theme::BOLD).size(26),
-            text("Who is using this computer? You can add colleagues later."),
-            text_input("Your name", &self.name)
-                .on_input(Msg::Name)
-                .on_submit(Msg::Add)
+        let page = if self.new_clinic {
+            self.form()
+        } else {
+            let choice = |title: &'static str, line: &'static str, m: Msg| {
+                button(
+                    column![text(title).font(theme::BOLD).size(18), text(line).size(13)].spacing(4),
+                )
+                .on_press(m)
+                .padding(14)
+                .width(Fill)
+            };
+            column![
+                text("Welcome to Carebook").font(theme::BOLD).size(28),
+                text("Is this the clinic's first computer with Carebook?"),
+                choice(
+                    "Start a new clinic",
+                    "The first computer: name the clinic and yourself, and choose the backup passphrase.",
+                    Msg::NewClinic
+                ),
+                choice(
+                    "Join the clinic",
+                    "Another computer of the clinic already runs Carebook: pair with it, and the records arrive.",
+                    Msg::Join
+                ),
+                button(text("Restore from a backup (after a disk failure or a new computer)").size(13))
+                    .style(button::text)
+                    .on_press(Msg::Restore),
+            ]
+            .spacing(12)
+            .max_width(520)
+        };
+        container(page).center(Fill).into()
+    }
+
+    fn form(&self) -> iced::widget::Column<'_, Msg> {
+        column![
+            text("A new clinic").font(theme::BOLD).size(26),
+            text("Clinic name"),
+            text_input("Riverside Family Practice", &self.clinic)
+                .on_input(Msg::Clinic)
                 .padding(8),
-            pick_list(&Role::ALL[..], Some(self.role), Msg::Role),
+            text("You, the first member of staff (colleagues can be added later)"),
+            row![
+                text_input("Your name", &self.name)
+                    .on_input(Msg::Name)
+                    .padding(8),
+                pick_list(&Role::ALL[..], Some(self.role), Msg::Role),
+            ]
+            .spacing(8),
+            text(format!(
+                "Backup passphrase (at least {MIN_PASSPHRASE} characters). Backups are encrypted with it: keep it on paper in a safe place, as nobody can recover it."
+            )),
+            text_input("Backup passphrase", &self.passphrase)
+                .secure(true)
+                .on_input(Msg::Passphrase)
+                .padding(8),
+            text_input("The same passphrase again", &self.confirm)
+                .secure(true)
+                .on_input(Msg::Confirm)
+                .on_submit(Msg::Start)
+                .padding(8),
             self.error
                 .as_ref()
                 .map(|e| text(e.clone()).style(text::danger)),
-            button(text("Start")).on_press(Msg::Add),
+            row![
+                button(text("Back")).style(button::secondary).on_press(Msg::Question),
+                button(text("Start the clinic")).on_press(Msg::Start),
+            ]
+            .spacing(8),
         ]
-        .spacing(10)
-        .max_width(420);
-        container(form).center(Fill).into()
+        .spacing(8)
+        .max_width(520)
+    }
+
+    /// What is wrong with the form, in plain words.
+    fn problem(&self) -> Option<String> {
+        if self.clinic.trim().is_empty() {
+            return Some("Give the clinic a name".into());
+        }
+        if self.name.trim().is_empty() {
+            return Some("Give your name".into());
+        }
+        if self.passphrase.chars().count() < MIN_PASSPHRASE {
+            return Some(format!(
+                "The backup passphrase needs at least {MIN_PASSPHRASE} characters"
+            ));
+        }
+        if self.passphrase != self.confirm {
+            return Some("The two passphrases differ".into());
+        }
+        None
     }
 }
 
+/// Makes the clinic: its identity, the first member of staff, and the passphrase remembered on
+/// this computer for automatic backups.
+fn start(
+    store: &carebook_sync::store::Store,
+    folders: &Folders,
+    clinic: &str,
+    name: &str,
+    role: Role,
+    passphrase: String,
+) -> Result<(), String> {
+    let me =
+        Identity::load_or_create_with(&folders.data, folders.keyring).map_err(|e| e.to_string())?;
+    let passphrase = Passphrase::new(passphrase).map_err(|e| e.to_string())?;
+    let at = schedule::remember(&folders.data, &me.id, &passphrase, folders.keyring)
+        .map_err(|e| e.to_string())?;
+    tracing::info!("the backup passphrase is kept {at}");
+    // Both or neither: a second try after a refused name starts clean.
+    let db = store.writer();
+    let tx = db.unchecked_transaction().map_err(|e| e.to_string())?;
+    profile::ensure(&tx, clinic).map_err(|e| e.to_string())?;
+    staff::add(&tx, name, role).map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
+    let folders = app.folders.clone();
     let crate::app::Screen::FirstRun(f) = &mut app.screen else {
         return Task::none();
     };
     match msg {
+        Msg::NewClinic => f.new_clinic = true,
+        Msg::Question => f.new_clinic = false,
+        Msg::Join => return app.begin(Setup::Join, Route::Peers),
+        Msg::Restore => return app.begin(Setup::Restore, Route::Backups),
+        Msg::Clinic(v) => f.clinic = v,
         Msg::Name(n) => f.name = n,
         Msg::Role(r) => f.role = r,
-        Msg::Add => {
-            let (name, role) = (f.name.clone(), f.role);
+        Msg::Passphrase(p) => f.passphrase = p,
+        Msg::Confirm(p) => f.confirm = p,
+        Msg::Start => {
+            if let Some(problem) = f.problem() {
+                f.error = Some(problem);
+                return Task::none();
+            }
+            f.error = None;
+            let (clinic, name, role) = (f.clinic.trim().to_string(), f.name.clone(), f.role);
+            let passphrase = f.passphrase.clone();
             return app.runner.spawn(move |store| {
-                let db = store.writer();
-                match staff::add(&db, &name, role) {
-                    Ok(_) => Message::StaffLoaded(staff::list(&db).map_err(|e| e.to_string())),
-                    Err(e) => Message::Failed(e.to_string()),
+                match start(store, &folders, &clinic, &name, role, passphrase) {
+                    Ok(()) => Message::StaffLoaded(
+                        staff::list(&store.writer()).map_err(|e| e.to_string()),
+                    ),
+                    Err(e) => Message::Failed(e),
                 }
             });
         }

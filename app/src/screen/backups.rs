@@ -1,0 +1,625 @@
+//! The Backups screen: save a signed, encrypted backup through the native Save dialog, open one
+//! to see who signed it, when and what it holds before anything changes, merge it in (or
+//! restore it on a fresh install), and set up automatic backups with the last one shown.
+//! Long work runs off the UI thread with a progress bar and a Cancel button.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use carebook_sync::backup::schedule::{self, Last, Schedule};
+use carebook_sync::backup::{
+    self, ClinicMatch, Control, ImportOptions, Passphrase, Report, Standing,
+};
+use carebook_sync::clinic::profile;
+use carebook_sync::identity::Identity;
+use carebook_sync::store::Store;
+use iced::widget::{
+    button, checkbox, column, container, pick_list, progress_bar, row, scrollable, text, text_input,
+};
+use iced::{Center, Element, Fill, Font, Task};
+
+use crate::app::{App, Folders, Message};
+use crate::theme;
+
+/// What the screen reads when it opens.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub schedule: Schedule,
+    pub last: Last,
+    /// Whether this computer remembers the clinic's passphrase (or why it cannot tell).
+    pub remembered: Result<bool, String>,
+    pub clinic: Option<String>,
+}
+
+/// A verified backup file, waiting for the person to import it or not.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub file: PathBuf,
+    pub report: Report,
+}
+
+/// What is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    Export,
+    Verify,
+    Import,
+}
+
+/// How often automatic backups run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Every(pub u32);
+
+impl Every {
+    const CHOICES: [Every; 4] = [Every(6), Every(12), Every(24), Every(168)];
+}
+
+impl std::fmt::Display for Every {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            24 => f.write_str("every day"),
+            168 => f.write_str("every week"),
+            h => write!(f, "every {h} hours"),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Backups {
+    pub data: Option<Loaded>,
+    /// Typed when this computer does not remember the passphrase (or to use another one).
+    pub passphrase: String,
+    /// A path typed by hand, where no file dialog can be shown.
+    pub path: String,
+    pub running: Option<(Work, Arc<Control>)>,
+    pub opened: Option<Opened>,
+    /// The person checked the unknown or removed signer's ID and accepts it.
+    pub accept_signer: bool,
+    pub folder: String,
+    pub every: Option<Every>,
+    pub keep: String,
+    /// The outcome of the last action, in plain words.
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Loaded(Result<Box<Loaded>, String>),
+    Passphrase(String),
+    Path(String),
+    /// Ask where to save (the Save dialog), then export there.
+    Save,
+    SaveTo(Option<PathBuf>),
+    /// Ask which file (the Open dialog), then verify it.
+    Open,
+    Verify(Option<PathBuf>),
+    Verified(Result<Box<Opened>, String>),
+    AcceptSigner(bool),
+    Import,
+    Finished(Result<String, String>),
+    Cancel,
+    /// Redraws the progress bar.
+    Progress,
+    Folder(String),
+    ChooseFolder,
+    FolderChosen(Option<PathBuf>),
+    Every(Every),
+    Keep(String),
+    SaveSchedule,
+}
+
+fn when(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// "Last backup: ..." as the screen and the top bar say it.
+pub fn last_line(last: &Last) -> String {
+    match &last.ok {
+        Some((at, file)) => format!("Last backup: {} ({file})", when(*at)),
+        None => "No backup made on this computer yet".into(),
+    }
+}
+
+pub fn load(store: &Store, folders: &Folders) -> Result<Loaded, String> {
+    let db = store.writer();
+    let read = || -> Result<Loaded, Box<dyn std::error::Error>> {
+        let remembered = match Identity::existing_id(&folders.data)? {
+            None => Ok(false),
+            Some(me) => schedule::recall(&folders.data, &me)
+                .map(|p| p.is_some())
+                .map_err(|e| e.to_string()),
+        };
+        Ok(Loaded {
+            schedule: schedule::load(&db)?,
+            last: schedule::last(&db)?,
+            remembered,
+            clinic: profile::current(&db)?.map(|c| c.name),
+        })
+    };
+    read().map_err(|e| e.to_string())
+}
+
+/// The passphrase to use: the one typed, else the one this computer remembers.
+fn passphrase(typed: &str, folders: &Folders, me: &Identity) -> Result<Passphrase, String> {
+    if !typed.is_empty() {
+        return Passphrase::new(typed.to_string()).map_err(|e| e.to_string());
+    }
+    schedule::recall(&folders.data, &me.id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "Type the clinic's backup passphrase first".to_string())
+}
+
+fn identity(folders: &Folders) -> Result<Identity, String> {
+    Identity::load_or_create_with(&folders.data, folders.keyring).map_err(|e| e.to_string())
+}
+
+/// A default file name for a backup saved by hand.
+fn suggested_name() -> String {
+    format!(
+        "carebook-{}.{}",
+        chrono::Local::now().format("%Y-%m-%d"),
+        schedule::EXTENSION
+    )
+}
+
+fn standing_line(r: &Report) -> String {
+    let name = r
+        .signer_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("\"{}\" (its own name)", r.manifest.device_name));
+    format!("Signed by {name}, {}: {}", r.signer, r.standing)
+}
+
+impl Backups {
+    pub fn view<'a>(&'a self, app: &'a App) -> Element<'a, Message> {
+        let msg = Message::Backups;
+        let busy = self.running.is_some();
+        let enabled = |m: Msg| (!busy).then(|| msg(m));
+        let mut body = column![text("Backups").font(theme::BOLD).size(24)].spacing(14);
+        if app.setup.is_some() {
+            body = body.push(text(
+                "Restore as this computer: open the clinic's backup. Its records are merged in, and this computer keeps its own new identity, so it never shares one with the computer that made the backup.",
+            ));
+        }
+        if let Some(d) = &self.data {
+            if let Some(name) = &d.clinic {
+                body = body.push(text(format!("Clinic: {name}")));
+            }
+            body = body.push(text(last_line(&d.last)));
+        }
+        let remembered = self
+            .data
+            .as_ref()
+            .map(|d| d.remembered.clone())
+            .unwrap_or(Ok(false));
+        let hint = match &remembered {
+            Ok(true) => "This computer remembers the clinic's backup passphrase; type one only to use another.".to_string(),
+            Ok(false) => "Type the clinic's backup passphrase (it will be remembered for automatic backups).".to_string(),
+            Err(e) => format!("The remembered passphrase cannot be read ({e}); type it."),
+        };
+        body = body.push(
+            column![
+                text(hint).size(13),
+                text_input("Backup passphrase", &self.passphrase)
+                    .secure(true)
+                    .on_input(move |v| msg(Msg::Passphrase(v)))
+                    .padding(6)
+                    .width(360),
+            ]
+            .spacing(4),
+        );
+        let actions = row![
+            button(text("Save a backup…")).on_press_maybe(enabled(Msg::Save)),
+            button(text("Open a backup…"))
+                .style(button::secondary)
+                .on_press_maybe(enabled(Msg::Open)),
+        ]
+        .spacing(8);
+        let typed = row![
+            text("No file dialog? Type a path:").size(13),
+            text_input("/media/usb/clinic.carebook-backup", &self.path)
+                .on_input(move |v| msg(Msg::Path(v)))
+                .width(360),
+            button(text("Save here").size(13))
+                .style(button::secondary)
+                .on_press_maybe(enabled(Msg::SaveTo(Some(PathBuf::from(&self.path))))),
+            button(text("Open this").size(13))
+                .style(button::secondary)
+                .on_press_maybe(enabled(Msg::Verify(Some(PathBuf::from(&self.path))))),
+        ]
+        .spacing(6)
+        .align_y(Center);
+        body = body.push(actions).push(typed);
+        if let Some((work, control)) = &self.running {
+            let label = match work {
+                Work::Export => "Writing the backup",
+                Work::Verify => "Checking the backup",
+                Work::Import => "Merging the backup",
+            };
+            body = body.push(
+                row![
+                    text(format!("{label}… {:.0}%", control.fraction() * 100.0)).width(220),
+                    progress_bar(0.0..=1.0, control.fraction()).length(300),
+                    button(text("Cancel"))
+                        .style(button::danger)
+                        .on_press(msg(Msg::Cancel)),
+                ]
+                .spacing(10)
+                .align_y(Center),
+            );
+        }
+        if let Some(o) = &self.outcome {
+            body = body.push(container(text(o.clone())).padding(8).style(theme::notice));
+        }
+        if let Some(o) = &self.opened {
+            body = body.push(self.opened_view(o, busy));
+        }
+        body = body.push(self.schedule_view(busy));
+        scrollable(body).height(Fill).into()
+    }
+
+    /// What a verified backup holds and who signed it, before anything changes.
+    fn opened_view<'a>(&'a self, o: &'a Opened, busy: bool) -> Element<'a, Message> {
+        let msg = Message::Backups;
+        let r = &o.report;
+        let m = &r.manifest;
+        let clinic = match &r.clinic {
+            ClinicMatch::Same => "this clinic".to_string(),
+            ClinicMatch::NoneHere => "nothing here yet: it can be restored".to_string(),
+            ClinicMatch::Other { here } => format!("ANOTHER clinic (this one is \"{here}\")"),
+        };
+        let rows: Vec<String> = ["patients", "appointments", "visits", "staff"]
+            .iter()
+            .map(|t| format!("{} {t}", m.rows_of(t)))
+            .collect();
+        let needs_consent = matches!(r.standing, Standing::Unknown | Standing::Revoked);
+        let mut panel = column![
+            text(o.file.display().to_string()).font(theme::BOLD),
+            text("The signature is valid.").style(text::success),
+            text(standing_line(r)).font(Font::MONOSPACE).size(13),
+            text(format!(
+                "Made {} with Carebook {}",
+                when(m.created_at),
+                m.app_version
+            )),
+            text(format!("Clinic \"{}\": {clinic}", m.clinic_name)),
+            text(format!("Holds {}", rows.join(", "))),
+        ]
+        .spacing(4);
+        if needs_consent {
+            panel = panel.push(
+                checkbox(self.accept_signer)
+                    .label("I have checked this computer's ID and trust this backup")
+                    .on_toggle(move |v| msg(Msg::AcceptSigner(v))),
+            );
+        }
+        let can_import = !busy
+            && !matches!(r.clinic, ClinicMatch::Other { .. })
+            && (!needs_consent || self.accept_signer);
+        let label = if r.clinic == ClinicMatch::NoneHere {
+            "Restore as this computer"
+        } else {
+            "Merge into this computer's records"
+        };
+        panel = panel.push(
+            row![
+                button(text(label)).on_press_maybe(can_import.then(|| msg(Msg::Import))),
+                text("Nothing here is lost or rolled back: newer edits win.").size(13),
+            ]
+            .spacing(10)
+            .align_y(Center),
+        );
+        container(panel)
+            .padding(12)
+            .width(Fill)
+            .style(theme::card)
+            .into()
+    }
+
+    fn schedule_view(&self, busy: bool) -> Element<'_, Message> {
+        let msg = Message::Backups;
+        let overdue = self
+            .data
+            .as_ref()
+            .is_some_and(|d| d.schedule.overdue(&d.last, chrono::Utc::now().timestamp()));
+        let mut panel = column![
+            text("Automatic backups").font(theme::BOLD).size(18),
+            text("Carebook saves a backup into this folder while it runs (an external disk or a share), and keeps the newest ones.").size(13),
+            row![
+                text_input("Folder (empty: off)", &self.folder)
+                    .on_input(move |v| msg(Msg::Folder(v)))
+                    .width(360),
+                button(text("Choose…"))
+                    .style(button::secondary)
+                    .on_press_maybe((!busy).then(|| msg(Msg::ChooseFolder))),
+                pick_list(&Every::CHOICES[..], self.every, move |e| msg(Msg::Every(e))),
+                text("keep"),
+                text_input("14", &self.keep)
+                    .on_input(move |v| msg(Msg::Keep(v)))
+                    .width(60),
+                button(text("Save")).on_press(msg(Msg::SaveSchedule)),
+            ]
+            .spacing(8)
+            .align_y(Center),
+        ]
+        .spacing(6);
+        if let Some(d) = &self.data {
+            if let Some((at, why)) = &d.last.failed {
+                panel = panel.push(
+                    text(format!(
+                        "The automatic backup of {} failed: {why}",
+                        when(*at)
+                    ))
+                    .style(text::danger),
+                );
+            }
+            if overdue {
+                panel = panel.push(
+                    text("A backup is overdue. Check the folder and the passphrase above.")
+                        .style(text::danger),
+                );
+            } else if d.schedule.folder.is_none() {
+                panel = panel.push(
+                    text("Automatic backups are off: choose a folder to turn them on.")
+                        .style(text::warning),
+                );
+            }
+        }
+        container(panel)
+            .padding(12)
+            .width(Fill)
+            .style(theme::card)
+            .into()
+    }
+
+    fn loaded(&mut self, d: Loaded) {
+        if self.data.is_none() {
+            self.folder = d
+                .schedule
+                .folder
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default();
+            self.every = Some(Every(d.schedule.every_hours));
+            self.keep = d.schedule.keep.to_string();
+        }
+        self.data = Some(d);
+    }
+}
+
+fn file_dialog() -> rfd::AsyncFileDialog {
+    rfd::AsyncFileDialog::new()
+        .set_title("Carebook backup")
+        .add_filter("Carebook backup", &[schedule::EXTENSION])
+}
+
+/// Remembers a passphrase that just proved right (it opened or made a backup), when this
+/// computer had none yet.
+fn remember_if_new(folders: &Folders, me: &Identity, typed: &str) {
+    if typed.is_empty() || matches!(schedule::recall(&folders.data, &me.id), Ok(Some(_))) {
+        return;
+    }
+    if let Ok(p) = Passphrase::new(typed.to_string()) {
+        match schedule::remember(&folders.data, &me.id, &p, folders.keyring) {
+            Ok(at) => tracing::info!("the backup passphrase is kept {at}"),
+            Err(e) => tracing::warn!("could not remember the backup passphrase: {e}"),
+        }
+    }
+}
+
+fn export(store: &Store, folders: &Folders, typed: &str, file: &Path, c: &Control) -> String {
+    let me = match identity(folders) {
+        Ok(me) => me,
+        Err(e) => return e,
+    };
+    let p = match passphrase(typed, folders, &me) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    match backup::export(store, &me, &p, file, c) {
+        Ok(m) => {
+            remember_if_new(folders, &me, typed);
+            let _ = schedule::record_ok(&store.writer(), m.created_at, file);
+            format!(
+                "Saved a backup of {} patients to {}",
+                m.rows_of("patients"),
+                file.display()
+            )
+        }
+        Err(e) => format!("The backup was not saved: {e}"),
+    }
+}
+
+pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
+    let folders = app.folders.clone();
+    let crate::app::Screen::Backups(b) = &mut app.screen else {
+        return Task::none();
+    };
+    let wrap = |m: Msg| Message::Backups(m);
+    match msg {
+        Msg::Loaded(Ok(d)) => b.loaded(*d),
+        Msg::Loaded(Err(e)) => b.outcome = Some(e),
+        Msg::Passphrase(v) => b.passphrase = v,
+        Msg::Path(v) => b.path = v,
+        Msg::Save => {
+            return Task::perform(
+                file_dialog().set_file_name(suggested_name()).save_file(),
+                move |f| wrap(Msg::SaveTo(f.map(|f| f.path().to_path_buf()))),
+            )
+        }
+        Msg::Open => {
+            return Task::perform(file_dialog().pick_file(), move |f| {
+                wrap(Msg::Verify(f.map(|f| f.path().to_path_buf())))
+            })
+        }
+        Msg::SaveTo(None) | Msg::Verify(None) | Msg::FolderChosen(None) => {}
+        Msg::SaveTo(Some(file)) | Msg::Verify(Some(file)) if file.as_os_str().is_empty() => {
+            b.outcome = Some("Type a file's path first".into());
+        }
+        Msg::SaveTo(Some(file)) => {
+            let control = Arc::new(Control::default());
+            b.running = Some((Work::Export, control.clone()));
+            b.outcome = None;
+            let typed = b.passphrase.clone();
+            return app.runner.spawn(move |store| {
+                wrap(Msg::Finished(Ok(export(
+                    store, &folders, &typed, &file, &control,
+                ))))
+            });
+        }
+        Msg::Verify(Some(file)) => {
+            let control = Arc::new(Control::default());
+            b.running = Some((Work::Verify, control.clone()));
+            b.outcome = None;
+            b.opened = None;
+            b.accept_signer = false;
+            let typed = b.passphrase.clone();
+            return app.runner.spawn(move |store| {
+                let r = (|| {
+                    let me = identity(&folders)?;
+                    let p = passphrase(&typed, &folders, &me)?;
+                    let reader = store.reader().map_err(|e| e.to_string())?;
+                    let report = backup::verify(&reader, &me.id, &file, &p, &control)
+                        .map_err(|e| format!("{} was refused: {e}", file.display()))?;
+                    Ok(Box::new(Opened { file, report }))
+                })();
+                wrap(Msg::Verified(r))
+            });
+        }
+        Msg::Verified(r) => {
+            b.running = None;
+            match r {
+                Ok(o) => b.opened = Some(*o),
+                Err(e) => b.outcome = Some(e),
+            }
+        }
+        Msg::AcceptSigner(v) => b.accept_signer = v,
+        Msg::Import => {
+            let Some(o) = &b.opened else {
+                return Task::none();
+            };
+            let control = Arc::new(Control::default());
+            b.running = Some((Work::Import, control.clone()));
+            let (file, typed) = (o.file.clone(), b.passphrase.clone());
+            let accept = b.accept_signer.then_some(o.report.signer);
+            return app.runner.spawn(move |store| {
+                let r = (|| {
+                    let me = identity(&folders)?;
+                    let p = passphrase(&typed, &folders, &me)?;
+                    let options = ImportOptions {
+                        this_device: me.id,
+                        accept_signer: accept,
+                    };
+                    let done = backup::import(store, &file, &p, &options, &control)
+                        .map_err(|e| format!("{} was not imported: {e}", file.display()))?;
+                    remember_if_new(&folders, &me, &typed);
+                    Ok(if done.db_version_after == done.db_version_before {
+                        "Nothing new: this computer already held everything in that backup."
+                            .to_string()
+                    } else {
+                        format!("Merged {} changes from the backup.", done.changes)
+                    })
+                })();
+                wrap(Msg::Finished(r))
+            });
+        }
+        Msg::Finished(r) => {
+            let imported = matches!(b.running, Some((Work::Import, _))) && r.is_ok();
+            b.running = None;
+            b.outcome = Some(r.unwrap_or_else(|e| e));
+            if imported {
+                b.opened = None;
+                b.accept_signer = false;
+            }
+            // The records (or the last backup) changed: reload this screen and the staff.
+            return Task::batch([app.reload(), app.load_staff()]);
+        }
+        Msg::Cancel => {
+            if let Some((_, c)) = &b.running {
+                c.cancel();
+            }
+        }
+        Msg::Progress => {}
+        Msg::Folder(v) => b.folder = v,
+        Msg::ChooseFolder => {
+            return Task::perform(
+                rfd::AsyncFileDialog::new()
+                    .set_title("Folder for automatic backups")
+                    .pick_folder(),
+                move |f| wrap(Msg::FolderChosen(f.map(|f| f.path().to_path_buf()))),
+            )
+        }
+        Msg::FolderChosen(Some(f)) => b.folder = f.display().to_string(),
+        Msg::Every(e) => b.every = Some(e),
+        Msg::Keep(v) => b.keep = v,
+        Msg::SaveSchedule => {
+            let Ok(keep) = b.keep.trim().parse::<u32>().map(|k| k.max(1)) else {
+                b.outcome = Some("\"keep\" is a number of backups, such as 14".into());
+                return Task::none();
+            };
+            let folder = b.folder.trim();
+            let s = Schedule {
+                folder: (!folder.is_empty()).then(|| PathBuf::from(folder)),
+                every_hours: b.every.unwrap_or(Every(24)).0,
+                keep,
+            };
+            b.outcome = Some(match &s.folder {
+                Some(f) => format!(
+                    "Automatic backups go to {} {}, keeping the newest {keep}",
+                    f.display(),
+                    Every(s.every_hours)
+                ),
+                None => "Automatic backups are off".into(),
+            });
+            return app.runner.spawn(move |store| {
+                let r = schedule::save(&store.writer(), &s);
+                Message::Done(r.map(|()| None).map_err(|e| e.to_string()))
+            });
+        }
+    }
+    Task::none()
+}
+
+/// The automatic backup, when one is due: run from the app's clock, off the UI thread. Says
+/// whether backups are overdue, for the top bar.
+pub fn scheduled(store: &Store, folders: &Folders) -> Message {
+    let now = chrono::Utc::now().timestamp();
+    let check = || -> Result<bool, String> {
+        let db = store.writer();
+        let (s, last) = (
+            schedule::load(&db).map_err(|e| e.to_string())?,
+            schedule::last(&db).map_err(|e| e.to_string())?,
+        );
+        drop(db);
+        if !s.due(&last, now) {
+            return Ok(s.overdue(&last, now));
+        }
+        let me = identity(folders)?;
+        // A failed run records why itself; a missing passphrase is recorded here.
+        let missing = match schedule::recall(&folders.data, &me.id) {
+            Ok(Some(p)) => {
+                match schedule::run(store, &me, &p, &s, now, &Control::default()) {
+                    Ok(f) => tracing::info!("automatic backup written to {}", f.display()),
+                    Err(e) => tracing::warn!("automatic backup failed: {e}"),
+                }
+                None
+            }
+            Ok(None) => Some("this computer does not remember the backup passphrase".to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = missing {
+            tracing::warn!("automatic backup not made: {why}");
+            schedule::record_failed(&store.writer(), now, &why).map_err(|e| e.to_string())?;
+        }
+        let last = schedule::last(&store.writer()).map_err(|e| e.to_string())?;
+        Ok(s.overdue(&last, now))
+    };
+    Message::BackupsOverdue(check().unwrap_or(true))
+}
