@@ -349,10 +349,8 @@ impl App {
                     }
                     return Task::none();
                 }
-                if matches!(self.screen, Screen::FirstRun(_))
-                    || self.db_version < 0
-                    || self.setup.take().is_some()
-                {
+                let was_set_up = self.setup.take().is_some();
+                if was_set_up || matches!(self.screen, Screen::FirstRun(_)) || self.db_version < 0 {
                     self.screen = Screen::Patients;
                     self.route = Route::Patients;
                     return Task::batch([self.load_route(), operation::focus(SEARCH)]);

@@ -29,6 +29,7 @@ pub fn run(dir: &Path, demo: bool, probe: bool, discovery: Option<Scope>) -> any
         let db = store.writer();
         if clinic::staff::list(&db)?.is_empty() {
             clinic::demo::fill(&db, DEMO_PATIENTS, 7).context("adding demo data")?;
+            clinic::profile::ensure(&db, "Riverside Family Practice (demo)")?;
         } else {
             eprintln!("carebook: --demo adds made-up records to a new database only; this one already has staff");
         }

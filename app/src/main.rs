@@ -18,6 +18,8 @@ mod screen;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_backups;
 mod theme;
 
 #[derive(Parser, Debug)]

@@ -340,7 +340,7 @@ fn first_run_starts_a_clinic_with_its_name_the_first_staff_and_the_passphrase() 
     );
     app.settle();
     assert!(matches!(app.screen, Screen::FirstRun(_)));
-    let mut send = |app: &mut App, m: F| {
+    let send = |app: &mut App, m: F| {
         let _ = app.update(Message::FirstRun(m));
         app.settle();
     };

@@ -394,6 +394,21 @@ impl Backups {
     }
 }
 
+/// Whether this computer can show a native file dialog: on Linux rfd needs the desktop portal
+/// (over the session's D-Bus) or the zenity program; elsewhere the system always has one.
+pub fn dialogs_available() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+        || std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("zenity").is_file()))
+}
+
+/// Said when a dialog was asked for where none can be shown.
+const NO_DIALOG: &str =
+    "This computer cannot show a file dialog: type the file's path below instead";
+
 fn file_dialog() -> rfd::AsyncFileDialog {
     rfd::AsyncFileDialog::new()
         .set_title("Carebook backup")
@@ -414,27 +429,24 @@ fn remember_if_new(folders: &Folders, me: &Identity, typed: &str) {
     }
 }
 
-fn export(store: &Store, folders: &Folders, typed: &str, file: &Path, c: &Control) -> String {
-    let me = match identity(folders) {
-        Ok(me) => me,
-        Err(e) => return e,
-    };
-    let p = match passphrase(typed, folders, &me) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
-    match backup::export(store, &me, &p, file, c) {
-        Ok(m) => {
-            remember_if_new(folders, &me, typed);
-            let _ = schedule::record_ok(&store.writer(), m.created_at, file);
-            format!(
-                "Saved a backup of {} patients to {}",
-                m.rows_of("patients"),
-                file.display()
-            )
-        }
-        Err(e) => format!("The backup was not saved: {e}"),
-    }
+fn export(
+    store: &Store,
+    folders: &Folders,
+    typed: &str,
+    file: &Path,
+    c: &Control,
+) -> Result<String, String> {
+    let me = identity(folders)?;
+    let p = passphrase(typed, folders, &me)?;
+    let m = backup::export(store, &me, &p, file, c)
+        .map_err(|e| format!("The backup was not saved: {e}"))?;
+    remember_if_new(folders, &me, typed);
+    schedule::record_ok(&store.writer(), m.created_at, file).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "Saved a backup of {} patients to {}",
+        m.rows_of("patients"),
+        file.display()
+    ))
 }
 
 pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
@@ -448,6 +460,9 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
         Msg::Loaded(Err(e)) => b.outcome = Some(e),
         Msg::Passphrase(v) => b.passphrase = v,
         Msg::Path(v) => b.path = v,
+        Msg::Save | Msg::Open | Msg::ChooseFolder if !dialogs_available() => {
+            b.outcome = Some(NO_DIALOG.into());
+        }
         Msg::Save => {
             return Task::perform(
                 file_dialog().set_file_name(suggested_name()).save_file(),
@@ -469,9 +484,9 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
             b.outcome = None;
             let typed = b.passphrase.clone();
             return app.runner.spawn(move |store| {
-                wrap(Msg::Finished(Ok(export(
+                wrap(Msg::Finished(export(
                     store, &folders, &typed, &file, &control,
-                ))))
+                )))
             });
         }
         Msg::Verify(Some(file)) => {
@@ -532,14 +547,22 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
         }
         Msg::Finished(r) => {
             let imported = matches!(b.running, Some((Work::Import, _))) && r.is_ok();
+            if r.is_ok() {
+                // It proved right and is remembered now (or was already).
+                b.passphrase.clear();
+            }
             b.running = None;
             b.outcome = Some(r.unwrap_or_else(|e| e));
             if imported {
                 b.opened = None;
                 b.accept_signer = false;
             }
-            // The records (or the last backup) changed: reload this screen and the staff.
-            return Task::batch([app.reload(), app.load_staff()]);
+            // The last backup (or the records) changed: reload this screen. When restoring on
+            // a fresh computer, the staff that arrived open the app.
+            if app.setup.is_some() {
+                return Task::batch([app.reload(), app.load_staff()]);
+            }
+            return app.reload();
         }
         Msg::Cancel => {
             if let Some((_, c)) = &b.running {
