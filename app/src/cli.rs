@@ -3,10 +3,11 @@
 //! such device or request.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use carebook_sync::backup::schedule;
 use carebook_sync::identity::{DeviceId, Identity};
 use carebook_sync::net::discovery::Scope;
 use carebook_sync::net::node::{Node, NodeError};
@@ -205,6 +206,23 @@ pub fn pair(
     }
 }
 
+/// Automatic backups while serving (an always-on box is the best place for them): a look at
+/// the schedule at once, then once a minute.
+async fn scheduled_backups(node: Arc<Node>, dir: PathBuf) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        let (store, identity, dir) = (node.store.clone(), node.identity.clone(), dir.clone());
+        let looked = tokio::task::spawn_blocking(move || {
+            schedule::run_if_due(&store, &identity, &dir, chrono::Utc::now().timestamp())
+        })
+        .await;
+        if let Ok(Err(e)) = looked {
+            tracing::warn!("automatic backups: {e}");
+        }
+    }
+}
+
 /// `carebook serve`: no window; keep this computer in sync with the clinic until stopped.
 pub fn serve(
     dir: &Path,
@@ -225,6 +243,7 @@ pub fn serve(
         let node = Node::new(identity, store, &name)?;
         println!("listening on {bound}");
         tokio::spawn(node.clone().maintain());
+        tokio::spawn(scheduled_backups(node.clone(), dir.to_path_buf()));
         if let Some(scope) = discovery {
             tokio::spawn(node.clone().discover(scope, bound.port()));
         }

@@ -32,6 +32,18 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Action {
+    #[command(flatten)]
+    File(FileAction),
+    /// Show or set this computer's automatic backups (the app and `serve` make them).
+    Schedule(crate::cli_schedule::Args),
+    /// Remember the clinic's backup passphrase on this computer (the keyring, or a file only
+    /// you can read), so automatic backups run unattended.
+    RememberPassphrase,
+}
+
+/// What is done with one backup file.
+#[derive(clap::Subcommand, Debug)]
+enum FileAction {
     /// Write a backup of the whole database to FILE (the app may keep running).
     Export { file: PathBuf },
     /// Check FILE and say who signed it, when, and what it holds; changes nothing.
@@ -192,16 +204,30 @@ fn open(dir: &Path) -> anyhow::Result<(Store, Identity)> {
 
 /// `carebook backup ...`
 pub fn run(dir: &Path, args: Args) -> anyhow::Result<Outcome> {
-    let file = match &args.action {
-        Action::Export { file } | Action::Verify { file } | Action::Import { file, .. } => file,
+    let passphrase_file = args.passphrase_file.as_deref();
+    match args.action {
+        Action::File(action) => file(dir, action, passphrase_file),
+        Action::Schedule(a) => crate::cli_schedule::run(dir, a),
+        Action::RememberPassphrase => {
+            crate::cli_schedule::remember(dir, &passphrase(passphrase_file)?)
+        }
+    }
+}
+
+/// `carebook backup export|verify|import FILE`
+fn file(dir: &Path, action: FileAction, passphrase_file: Option<&Path>) -> anyhow::Result<Outcome> {
+    let file = match &action {
+        FileAction::Export { file }
+        | FileAction::Verify { file }
+        | FileAction::Import { file, .. } => file,
     };
-    let reads = !matches!(args.action, Action::Export { .. });
+    let reads = !matches!(action, FileAction::Export { .. });
     if reads && !file.is_file() {
         eprintln!("carebook: no such backup file: {}", file.display());
         return Ok(Outcome::NotFound);
     }
-    let accept = match &args.action {
-        Action::Import {
+    let accept = match &action {
+        FileAction::Import {
             accept_signer: Some(id),
             ..
         } => Some(
@@ -209,10 +235,10 @@ pub fn run(dir: &Path, args: Args) -> anyhow::Result<Outcome> {
         ),
         _ => None,
     };
-    let passphrase = passphrase(args.passphrase_file.as_deref())?;
+    let passphrase = passphrase(passphrase_file)?;
     let (store, identity) = open(dir)?;
-    match &args.action {
-        Action::Export { file } => {
+    match &action {
+        FileAction::Export { file } => {
             let m = cancellable(|c| backup::export(&store, &identity, &passphrase, file, c))?
                 .with_context(|| format!("writing the backup {}", file.display()))?;
             let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
@@ -221,7 +247,7 @@ pub fn run(dir: &Path, args: Args) -> anyhow::Result<Outcome> {
             println!("signed by:  this computer, {}", identity.id);
             print_contents(&m);
         }
-        Action::Verify { file } => {
+        FileAction::Verify { file } => {
             let r = cancellable(|c| {
                 let reader = store.reader()?;
                 backup::verify(&reader, &identity.id, file, &passphrase, c)
@@ -231,7 +257,7 @@ pub fn run(dir: &Path, args: Args) -> anyhow::Result<Outcome> {
             })?;
             print_report(file, &r);
         }
-        Action::Import { file, .. } => {
+        FileAction::Import { file, .. } => {
             let options = ImportOptions {
                 this_device: identity.id,
                 accept_signer: accept,

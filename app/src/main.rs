@@ -12,6 +12,7 @@ mod backend;
 mod cli;
 mod cli_backup;
 mod cli_pair_image;
+mod cli_schedule;
 mod gui;
 mod probe;
 mod screen;

@@ -614,35 +614,11 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
 /// whether backups are overdue, for the top bar.
 pub fn scheduled(store: &Store, folders: &Folders) -> Message {
     let now = chrono::Utc::now().timestamp();
-    let check = || -> Result<bool, String> {
-        let db = store.writer();
-        let (s, last) = (
-            schedule::load(&db).map_err(|e| e.to_string())?,
-            schedule::last(&db).map_err(|e| e.to_string())?,
-        );
-        drop(db);
-        if !s.due(&last, now) {
-            return Ok(s.overdue(&last, now));
-        }
-        let me = identity(folders)?;
-        // A failed run records why itself; a missing passphrase is recorded here.
-        let missing = match schedule::recall(&folders.data, &me.id) {
-            Ok(Some(p)) => {
-                match schedule::run(store, &me, &p, &s, now, &Control::default()) {
-                    Ok(f) => tracing::info!("automatic backup written to {}", f.display()),
-                    Err(e) => tracing::warn!("automatic backup failed: {e}"),
-                }
-                None
-            }
-            Ok(None) => Some("this computer does not remember the backup passphrase".to_string()),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(why) = missing {
-            tracing::warn!("automatic backup not made: {why}");
-            schedule::record_failed(&store.writer(), now, &why).map_err(|e| e.to_string())?;
-        }
-        let last = schedule::last(&store.writer()).map_err(|e| e.to_string())?;
-        Ok(s.overdue(&last, now))
-    };
-    Message::BackupsOverdue(check().unwrap_or(true))
+    let checked = identity(folders).and_then(|me| {
+        schedule::run_if_due(store, &me, &folders.data, now).map_err(|e| e.to_string())
+    });
+    Message::BackupsOverdue(checked.map(|c| c.overdue).unwrap_or_else(|e| {
+        tracing::warn!("could not look at the backup schedule: {e}");
+        true
+    }))
 }

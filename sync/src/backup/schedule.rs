@@ -181,6 +181,58 @@ pub fn run(
     result
 }
 
+/// What a look at the schedule did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// The backup made now, if one was due and could be made.
+    pub made: Option<PathBuf>,
+    /// Backups are behind (see [`Schedule::overdue`]), after this look.
+    pub overdue: bool,
+}
+
+/// Makes the scheduled backup when one is due, with the passphrase remembered in `dir` (the
+/// data folder). A backup that cannot be made is recorded with why, and logged.
+pub fn run_if_due(
+    store: &Store,
+    identity: &Identity,
+    dir: &Path,
+    now: i64,
+) -> Result<Checked, BackupError> {
+    let (s, before) = {
+        let db = store.writer();
+        (load(&db)?, last(&db)?)
+    };
+    if !s.due(&before, now) {
+        return Ok(Checked {
+            made: None,
+            overdue: s.overdue(&before, now),
+        });
+    }
+    let made = match recall(dir, &identity.id)? {
+        Some(p) => match run(store, identity, &p, &s, now, &Control::default()) {
+            Ok(file) => {
+                tracing::info!("automatic backup written to {}", file.display());
+                Some(file)
+            }
+            Err(e) => {
+                tracing::warn!("automatic backup failed: {e}");
+                None
+            }
+        },
+        None => {
+            let why = "this computer does not remember the backup passphrase";
+            tracing::warn!("automatic backup not made: {why}");
+            record_failed(&store.writer(), now, why)?;
+            None
+        }
+    };
+    let after = last(&store.writer())?;
+    Ok(Checked {
+        made,
+        overdue: s.overdue(&after, now),
+    })
+}
+
 /// Deletes `device`'s oldest scheduled backups in `folder` until `keep` are left.
 fn prune(folder: &Path, device: &DeviceId, keep: u32) -> Result<(), BackupError> {
     let prefix = format!("carebook-{}-", device.short());
@@ -199,6 +251,21 @@ fn prune(folder: &Path, device: &DeviceId, keep: u32) -> Result<(), BackupError>
     let extra = ours.len().saturating_sub(keep.max(1) as usize);
     for old in &ours[..extra] {
         std::fs::remove_file(old).map_err(|e| BackupError::File(old.clone(), e))?;
+    }
+    // What a backup killed half-way left (an export writes to such a file, then renames it).
+    let stale = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+        let half_written = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(super::export::TEMPORARY));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < stale);
+        if half_written && old {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
     Ok(())
 }
@@ -296,6 +363,23 @@ mod tests {
             ]
         );
         assert!(theirs.exists() && by_hand.exists());
+        // A half-written file of a killed backup goes once it is old; a fresh one may be
+        // a backup being written right now.
+        let (stale, fresh) = (
+            dir.path().join(".carebook-backup-stale"),
+            dir.path().join(".carebook-backup-fresh"),
+        );
+        std::fs::write(&stale, b"x").unwrap();
+        std::fs::write(&fresh, b"x").unwrap();
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        prune(dir.path(), &me, 2).unwrap();
+        assert!(!stale.exists() && fresh.exists());
     }
 
     #[test]

@@ -1,0 +1,93 @@
+//! `carebook backup schedule` and `carebook backup remember-passphrase`: automatic backups
+//! on this computer, set up without a window (an always-on box runs them while `serve` runs,
+//! as the app does while it is open).
+
+use std::path::{Path, PathBuf};
+
+use carebook_sync::backup::schedule::{self, Schedule};
+use carebook_sync::backup::Passphrase;
+
+use crate::cli::Outcome;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The folder automatic backups go to (an external disk or a share).
+    #[arg(long, value_name = "DIR", conflicts_with = "off")]
+    folder: Option<PathBuf>,
+    /// How often, in hours (default 24).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    every_hours: Option<u32>,
+    /// How many of this computer's automatic backups to keep (default 14).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    keep: Option<u32>,
+    /// Turn automatic backups off.
+    #[arg(long)]
+    off: bool,
+}
+
+fn when(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// `carebook backup schedule [--folder DIR] [--every-hours N] [--keep N] [--off]`: changes
+/// what is given, then prints the schedule and the last backup.
+pub fn run(dir: &Path, args: Args) -> anyhow::Result<Outcome> {
+    let (store, identity) = crate::cli::open(dir)?;
+    let db = store.writer();
+    let mut s = schedule::load(&db)?;
+    if args.off {
+        s.folder = None;
+    }
+    s = Schedule {
+        folder: args.folder.or(s.folder),
+        every_hours: args.every_hours.unwrap_or(s.every_hours),
+        keep: args.keep.unwrap_or(s.keep),
+    };
+    schedule::save(&db, &s)?;
+    match &s.folder {
+        Some(f) => println!(
+            "automatic backups: every {} hours into {}, keeping the newest {}",
+            s.every_hours,
+            f.display(),
+            s.keep
+        ),
+        None => println!("automatic backups: off"),
+    }
+    let last = schedule::last(&db)?;
+    match &last.ok {
+        Some((at, file)) => println!("last backup: {} {file}", when(*at)),
+        None => println!("last backup: none yet"),
+    }
+    if let Some((at, why)) = &last.failed {
+        println!("last failure: {} {why}", when(*at));
+    }
+    let now = chrono::Utc::now().timestamp();
+    if s.overdue(&last, now) {
+        println!("warning: a backup is overdue");
+    }
+    if schedule::recall(dir, &identity.id)?.is_none() && s.folder.is_some() {
+        println!(
+            "warning: this computer does not remember the backup passphrase; run `carebook backup remember-passphrase`"
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+/// `carebook backup remember-passphrase`
+pub fn remember(dir: &Path, passphrase: &Passphrase) -> anyhow::Result<Outcome> {
+    let identity = crate::cli::identity(dir)?;
+    let at = schedule::remember(
+        dir,
+        &identity.id,
+        passphrase,
+        carebook_sync::identity::Keyring::Use,
+    )?;
+    println!("the backup passphrase is kept {at}");
+    Ok(Outcome::Done)
+}
