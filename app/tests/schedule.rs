@@ -104,7 +104,7 @@ fn serve_makes_the_scheduled_backup_with_the_remembered_passphrase() {
     assert!(out.contains("patients 20"), "{out}");
     let (_, out, _) = carebook(&dir, &["backup", "schedule"]);
     assert!(
-        out.contains(&format!("last backup: ")) && out.contains(&name),
+        out.contains("last backup: ") && out.contains(&name),
         "{out}"
     );
     assert!(!out.contains("warning"), "{out}");
