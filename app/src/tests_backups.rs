@@ -267,3 +267,54 @@ fn automatic_backups_run_when_due_and_say_when_they_cannot() {
     let last = schedule::last(&b.store.writer()).unwrap();
     assert!(last.failed.unwrap().1.contains("passphrase"));
 }
+
+#[test]
+fn joining_waits_on_the_computers_screen_until_the_clinic_s_records_arrive() {
+    let mut c = Computer::new();
+    // Without the network a computer cannot join: said plainly, and the question stays.
+    c.send(Message::FirstRun(FirstRun::Join));
+    assert!(matches!(c.app.screen, Screen::FirstRun(_)));
+    assert!(c
+        .app
+        .notice
+        .clone()
+        .unwrap()
+        .contains("without the network"));
+
+    let identity =
+        Identity::load_or_create_with(c.dir.path(), carebook_sync::identity::Keyring::Off).unwrap();
+    let node = carebook_sync::net::node::Node::new(identity, c.store.clone(), "Laptop").unwrap();
+    c.app.node = Some(node);
+    c.send(Message::FirstRun(FirstRun::Join));
+    assert_eq!(c.app.route, Route::Peers);
+    assert_eq!(c.app.setup, Some(crate::app::Setup::Join));
+    // Esc does not leave the pairing; the clock ticks and nothing has arrived yet.
+    c.send(Message::Back);
+    c.send(Message::Tick);
+    assert_eq!(c.app.route, Route::Peers);
+    assert!(c.app.me.is_none());
+
+    // The clinic's staff arrive (as a merge from the computer that accepted this one).
+    clinic::staff::add(&c.store.writer(), "Rita Front", Role::Receptionist).unwrap();
+    c.send(Message::Tick);
+    assert!(
+        matches!(c.app.screen, Screen::Patients),
+        "{:?}",
+        c.app.screen
+    );
+    assert_eq!(
+        c.app.me.as_ref().map(|s| s.name.as_str()),
+        Some("Rita Front")
+    );
+    assert!(c.app.setup.is_none());
+}
+
+#[test]
+fn back_to_the_first_question_from_restoring() {
+    let mut c = Computer::new();
+    c.send(Message::FirstRun(FirstRun::Restore));
+    assert_eq!(c.app.setup, Some(crate::app::Setup::Restore));
+    c.send(Message::FirstRun(FirstRun::Question));
+    assert!(matches!(c.app.screen, Screen::FirstRun(_)));
+    assert!(c.app.setup.is_none());
+}
