@@ -13,6 +13,7 @@ use carebook_sync::net::roster::Summary;
 use iced::keyboard::{self, key::Named, Key};
 use iced::widget::{button, column, container, operation, pick_list, row, space, text};
 use iced::{Center, Element, Fill, Subscription, Task, Theme};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::backend::Runner;
@@ -29,6 +30,7 @@ pub enum Route {
     Today,
     Visit(String),
     Peers,
+    About,
 }
 
 /// What the current screen holds.
@@ -41,6 +43,7 @@ pub enum Screen {
     Today(Vec<Appointment>),
     Visit(Box<VisitEditor>),
     Peers(Box<screen::peers::Peers>),
+    About(Box<screen::about::About>),
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +81,7 @@ pub enum Message {
     Visit(screen::visit::Msg),
     FirstRun(screen::first_run::Msg),
     Peers(screen::peers::Msg),
+    About(screen::about::Msg),
 }
 
 /// The search box's id (Ctrl+F focuses it).
@@ -108,12 +112,21 @@ pub struct App {
     pub listen_port: u16,
     /// How the other computers are connected (the status line).
     pub sync: Summary,
+    /// This instance's data folder and log folder (the About box shows them).
+    pub data_dir: PathBuf,
+    pub log_dir: Option<PathBuf>,
 }
 
 impl App {
     /// The app over an open store; the returned task loads staff and the first screen.
     pub fn new(runner: Runner, node: Option<Arc<Node>>, listen_port: u16) -> (App, Task<Message>) {
         let device_id = clinic::device_id(&runner.store().writer()).unwrap_or_default();
+        let data_dir = runner
+            .store()
+            .path()
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
         let mut app = App {
             runner,
             staff: Vec::new(),
@@ -132,6 +145,8 @@ impl App {
             node,
             listen_port,
             sync: Summary::default(),
+            data_dir,
+            log_dir: None,
         };
         let task = app.load_staff();
         (app, task)
@@ -183,7 +198,7 @@ impl App {
                 });
                 Message::VisitLoaded(r.map_err(|e| e.to_string()))
             }),
-            Route::NewPatient => Task::none(),
+            Route::NewPatient | Route::About => Task::none(),
             Route::Peers => {
                 let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
                     return Task::none();
@@ -233,6 +248,7 @@ impl App {
                     ..Default::default()
                 }))
             }
+            Route::About => Screen::About(Box::new(screen::about::About::open(self))),
         };
         let load = self.load_route();
         match route {
@@ -428,6 +444,7 @@ impl App {
             Message::Visit(msg) => screen::visit::update(self, msg),
             Message::FirstRun(msg) => screen::first_run::update(self, msg),
             Message::Peers(msg) => screen::peers::update(self, msg),
+            Message::About(msg) => screen::about::update(self, msg),
             Message::SetStatus(id, status) => {
                 let Some(actor) = self.actor() else {
                     return Task::none();
@@ -521,6 +538,7 @@ impl App {
             Screen::Today(day) => screen::today::view(day),
             Screen::Visit(editor) => editor.view().map(Message::Visit),
             Screen::Peers(p) => p.view(self),
+            Screen::About(a) => a.view().map(Message::About),
         };
         let nav = |label: &'static str, route: Route| {
             let style = if self.route == route {
@@ -549,6 +567,7 @@ impl App {
             button(text(if self.dark { "Light" } else { "Dark" }))
                 .style(button::text)
                 .on_press(Message::ToggleTheme),
+            nav("About", Route::About),
         ]
         .spacing(8)
         .align_y(Center)

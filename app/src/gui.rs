@@ -1,6 +1,6 @@
 //! Starts the desktop window over the local database.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -18,7 +18,13 @@ use crate::theme;
 /// How many made-up patients `--demo` adds.
 const DEMO_PATIENTS: usize = 400;
 
-pub fn run(dir: &Path, demo: bool, probe: bool, discovery: Option<Scope>) -> anyhow::Result<()> {
+pub fn run(
+    dir: &Path,
+    log_dir: Option<PathBuf>,
+    demo: bool,
+    probe: bool,
+    discovery: Option<Scope>,
+) -> anyhow::Result<()> {
     let path = crate::status::database_path(dir);
     let store = Arc::new(
         Store::open(&path, schema::CLINIC)
@@ -39,10 +45,13 @@ pub fn run(dir: &Path, demo: bool, probe: bool, discovery: Option<Scope>) -> any
             (None, 0)
         }
     };
+    let data_dir = dir.to_path_buf();
     let mut app = iced::application(
         move || {
             let (mut app, task) = App::new(Runner::Background(store.clone()), node.clone(), port);
             app.probe = probe;
+            app.data_dir = data_dir.clone();
+            app.log_dir = log_dir.clone();
             (app, task)
         },
         App::update,
