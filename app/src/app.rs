@@ -552,24 +552,29 @@ impl App {
         };
         let top = row![
             text("Carebook").font(theme::BOLD).size(20),
-            space().width(16),
+            space().width(8),
             nav("Patients", Route::Patients),
             nav("Today", Route::Today),
             button(text("New patient (Ctrl+N)"))
                 .style(button::secondary)
                 .on_press(Message::Go(Route::NewPatient)),
             nav("Computers", Route::Peers),
-            space::horizontal(),
-            text(self.sync_line()).size(13),
-            space().width(12),
-            text("At the keyboard"),
-            pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff),
+            // The status line takes what is left (wrapping when long), so nothing is pushed
+            // off the right edge.
+            text(self.sync_line())
+                .size(13)
+                .width(Fill)
+                .align_x(iced::alignment::Horizontal::Right),
+            space().width(8),
+            text("At the keyboard").size(14),
+            // Set widths and tight spacing keep Dark and About inside a 1200-pixel window.
+            pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff).width(190),
             button(text(if self.dark { "Light" } else { "Dark" }))
                 .style(button::text)
                 .on_press(Message::ToggleTheme),
             nav("About", Route::About),
         ]
-        .spacing(8)
+        .spacing(6)
         .align_y(Center)
         .padding(10);
         let notice = self.notice.as_ref().map(|n| {

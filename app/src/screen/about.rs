@@ -2,7 +2,7 @@
 //! (what `carebook --version` prints), with a button that copies them for the IT helper.
 
 use iced::widget::{button, column, container, row, text};
-use iced::{Element, Fill, Task};
+use iced::{Element, Fill, Font, Task};
 
 use crate::app::{App, Message, Screen};
 use crate::facts::Facts;
@@ -37,8 +37,19 @@ impl About {
     pub fn view(&self) -> Element<'_, Msg> {
         let mut facts = column![].spacing(8);
         for (label, value) in self.facts.rows() {
-            facts =
-                facts.push(row![text(label).font(theme::BOLD).width(120), text(value)].spacing(12));
+            // The device ID in the same letters as on the Computers screen (0 and O apart).
+            let font = if label == "device ID" {
+                Font::MONOSPACE
+            } else {
+                theme::TEXT
+            };
+            facts = facts.push(
+                row![
+                    text(label).font(theme::BOLD).width(120),
+                    text(value).font(font)
+                ]
+                .spacing(12),
+            );
         }
         let copy = row![
             button(text("Copy for the IT helper")).on_press(Msg::Copy),
@@ -55,7 +66,7 @@ impl About {
             copy,
         ]
         .spacing(12)
-        .max_width(760);
+        .max_width(900);
         container(panel).center_x(Fill).into()
     }
 }
