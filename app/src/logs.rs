@@ -10,11 +10,11 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// How many daily files are kept.
-pub const KEEP: usize = 14;
+const KEEP: usize = 14;
 
 /// Log files are named `carebook.YYYY-MM-DD.log`.
-pub const PREFIX: &str = "carebook";
-pub const SUFFIX: &str = "log";
+const PREFIX: &str = "carebook";
+const SUFFIX: &str = "log";
 
 /// The log folder: `DIR/logs` for `--data-dir DIR`, otherwise ~/.local/state/carebook/logs
 /// (`$XDG_STATE_HOME`), ~/Library/Logs/Carebook, or %LOCALAPPDATA%\Carebook\logs. None when
