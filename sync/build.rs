@@ -1,8 +1,9 @@
 //! Builds the CRR engine (a SQLite extension, cdylib) so that `cargo run` and `cargo test`
 //! from a fresh clone find it without manual steps. It cannot be an ordinary dependency: its
 //! bundled SQLite would clash with rusqlite's at link time. The library is built once, in
-//! release mode, into `target/crr-ext`; the store finds it there (installers put it beside
-//! the executable).
+//! release mode, into `target/engine` (a name without a dash: cargo-deb refuses a
+//! `target/<name-with-dash>/release/` path as a cross-compilation one); the store finds it
+//! there (installers put it where the store looks, e.g. /usr/lib/carebook).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,7 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
     let profile_dir = out.ancestors().nth(3).expect("cargo's OUT_DIR layout");
     let target_dir = target_root(profile_dir);
-    let ext_target = target_dir.join("crr-ext");
+    let ext_target = target_dir.join("engine");
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);

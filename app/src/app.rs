@@ -33,6 +33,7 @@ pub enum Route {
     Visit(String),
     Peers,
     Backups,
+    About,
 }
 
 /// What the current screen holds.
@@ -46,12 +47,15 @@ pub enum Screen {
     Visit(Box<VisitEditor>),
     Peers(Box<screen::peers::Peers>),
     Backups(Box<screen::backups::Backups>),
+    About(Box<screen::about::About>),
 }
 
 /// Where this instance keeps its files, and whether its secrets may go to the OS keyring.
 #[derive(Debug, Clone)]
 pub struct Folders {
     pub data: PathBuf,
+    /// Where the log files go (None: only stderr, as in tests).
+    pub logs: Option<PathBuf>,
     pub keyring: Keyring,
 }
 
@@ -102,6 +106,7 @@ pub enum Message {
     Backups(screen::backups::Msg),
     /// The automatic backup ran or was not due; whether backups are overdue.
     BackupsOverdue(bool),
+    About(screen::about::Msg),
 }
 
 /// The search box's id (Ctrl+F focuses it).
@@ -230,7 +235,7 @@ impl App {
                 });
                 Message::VisitLoaded(r.map_err(|e| e.to_string()))
             }),
-            Route::NewPatient => Task::none(),
+            Route::NewPatient | Route::About => Task::none(),
             Route::Peers => {
                 let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
                     return Task::none();
@@ -289,6 +294,7 @@ impl App {
                 }))
             }
             Route::Backups => Screen::Backups(Box::default()),
+            Route::About => Screen::About(Box::new(screen::about::About::open(self))),
         };
         let load = self.load_route();
         match route {
@@ -521,6 +527,7 @@ impl App {
             Message::FirstRun(msg) => screen::first_run::update(self, msg),
             Message::Peers(msg) => screen::peers::update(self, msg),
             Message::Backups(msg) => screen::backups::update(self, msg),
+            Message::About(msg) => screen::about::update(self, msg),
             Message::SetStatus(id, status) => {
                 let Some(actor) = self.actor() else {
                     return Task::none();
@@ -641,6 +648,7 @@ impl App {
             Screen::Visit(editor) => editor.view().map(Message::Visit),
             Screen::Peers(p) => p.view(self),
             Screen::Backups(b) => b.view(self),
+            Screen::About(a) => a.view().map(Message::About),
         };
         if let Some(setup) = self.setup {
             let what = match setup {
@@ -677,7 +685,7 @@ impl App {
         };
         let top = row![
             text("Carebook").font(theme::BOLD).size(20),
-            space().width(16),
+            space().width(8),
             nav("Patients", Route::Patients),
             nav("Today", Route::Today),
             button(text("New patient (Ctrl+N)"))
@@ -685,21 +693,27 @@ impl App {
                 .on_press(Message::Go(Route::NewPatient)),
             nav("Computers", Route::Peers),
             nav("Backups", Route::Backups),
-            space::horizontal(),
             self.backups_overdue.then(|| {
                 button(text("Backup overdue").size(13))
                     .style(button::danger)
                     .on_press(Message::Go(Route::Backups))
             }),
-            text(self.sync_line()).size(13),
-            space().width(12),
-            text("At the keyboard"),
-            pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff),
+            // The status line takes what is left (wrapping when long), so nothing is pushed
+            // off the right edge.
+            text(self.sync_line())
+                .size(13)
+                .width(Fill)
+                .align_x(iced::alignment::Horizontal::Right),
+            space().width(8),
+            text("At the keyboard").size(14),
+            // Set widths and tight spacing keep Dark and About inside a 1200-pixel window.
+            pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff).width(190),
             button(text(if self.dark { "Light" } else { "Dark" }))
                 .style(button::text)
                 .on_press(Message::ToggleTheme),
+            nav("About", Route::About),
         ]
-        .spacing(8)
+        .spacing(6)
         .align_y(Center)
         .padding(10);
         column![

@@ -49,13 +49,8 @@ pub fn default_name() -> String {
 }
 
 /// `carebook --version`: what the clinic's IT helper asks for first. Reads only; makes nothing.
-pub fn version(dir: &Path) -> anyhow::Result<Outcome> {
-    println!("carebook {}", env!("CARGO_PKG_VERSION"));
-    println!("data folder: {}", dir.display());
-    match Identity::existing_id(dir)? {
-        Some(id) => println!("device ID: {id}"),
-        None => println!("device ID: not made yet (the first start makes it)"),
-    }
+pub fn version(dir: &Path, log_dir: Option<&Path>) -> anyhow::Result<Outcome> {
+    print!("{}", crate::facts::Facts::read(dir, log_dir).text());
     Ok(Outcome::Done)
 }
 

@@ -1,6 +1,6 @@
 //! Starts the desktop window over the local database.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -19,7 +19,13 @@ use crate::theme;
 /// How many made-up patients `--demo` adds.
 const DEMO_PATIENTS: usize = 400;
 
-pub fn run(dir: &Path, demo: bool, probe: bool, discovery: Option<Scope>) -> anyhow::Result<()> {
+pub fn run(
+    dir: &Path,
+    log_dir: Option<PathBuf>,
+    demo: bool,
+    probe: bool,
+    discovery: Option<Scope>,
+) -> anyhow::Result<()> {
     let path = crate::status::database_path(dir);
     let store = Arc::new(
         Store::open(&path, schema::CLINIC)
@@ -43,6 +49,7 @@ pub fn run(dir: &Path, demo: bool, probe: bool, discovery: Option<Scope>) -> any
     };
     let folders = Folders {
         data: dir.to_path_buf(),
+        logs: log_dir,
         keyring: Keyring::Use,
     };
     let mut app = iced::application(

@@ -13,7 +13,9 @@ mod cli;
 mod cli_backup;
 mod cli_pair_image;
 mod cli_schedule;
+mod facts;
 mod gui;
+mod logs;
 mod probe;
 mod screen;
 mod status;
@@ -42,7 +44,8 @@ struct Cli {
     /// Print when the first frame is drawn and the peak memory, then exit (for benchmarks).
     #[arg(long, hide = true)]
     first_frame_probe: bool,
-    /// Print the version, the data folder and this computer's device ID (for the IT helper).
+    /// Print the version, the data and log folders and this computer's device ID (for the IT
+    /// helper).
     #[arg(short = 'V', long)]
     version: bool,
     #[command(subcommand)]
@@ -123,13 +126,9 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CAREBOOK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    let log_dir = logs::folder(cli.data_dir.as_deref());
+    // `--version` makes nothing, not even a log file.
+    let _log_guard = logs::init(log_dir.as_deref().filter(|_| !cli.version));
     let result = (|| {
         let dir = match cli.data_dir {
             Some(d) => d,
@@ -137,11 +136,12 @@ fn main() -> ExitCode {
         };
         let done = |r: anyhow::Result<()>| r.map(|()| cli::Outcome::Done);
         if cli.version {
-            return cli::version(&dir);
+            return cli::version(&dir, log_dir.as_deref());
         }
         match cli.command {
             None => done(gui::run(
                 &dir,
+                log_dir.clone(),
                 cli.demo,
                 cli.first_frame_probe,
                 cli.discovery.scope(),

@@ -21,6 +21,7 @@ use crate::screen::{form, patient, visit};
 pub fn folders(dir: &std::path::Path) -> crate::app::Folders {
     crate::app::Folders {
         data: dir.to_path_buf(),
+        logs: None,
         keyring: carebook_sync::identity::Keyring::Off,
     }
 }
@@ -438,4 +439,62 @@ mod simulated {
         );
         assert!(ui.find("1 found — Enter opens the first").is_ok());
     }
+}
+
+#[test]
+fn about_shows_what_the_it_helper_asks_for_and_copies_it() {
+    use carebook_sync::identity::{Identity, Keyring};
+    let mut h = Harness::new();
+    let data = h.store.path().parent().unwrap().to_path_buf();
+    assert_eq!(
+        h.app.folders.data, data,
+        "the data folder is the database's"
+    );
+    h.app.folders.logs = Some(data.join("logs"));
+    h.send(Message::Go(Route::About));
+    assert_eq!(h.app.route, Route::About);
+    let Screen::About(about) = &h.app.screen else {
+        panic!("not the About box: {:?}", h.app.screen)
+    };
+    assert_eq!(about.facts.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        about.facts.device_id,
+        Err("not made yet (the first start makes it)".into())
+    );
+
+    // Once this computer has its identity, About shows its device ID.
+    let id = Identity::load_or_create_with(&data, Keyring::Off)
+        .unwrap()
+        .id
+        .to_string();
+    h.send(Message::Back);
+    h.send(Message::Go(Route::About));
+    let Screen::About(about) = &h.app.screen else {
+        panic!("not the About box")
+    };
+    let rows = about.facts.rows();
+    assert_eq!(rows[1], ("data folder", data.display().to_string()));
+    assert_eq!(
+        rows[2],
+        ("log folder", data.join("logs").display().to_string())
+    );
+    assert_eq!(rows[3], ("device ID", id.clone()));
+    assert!(about.copied.is_none());
+
+    h.send(Message::About(crate::screen::about::Msg::Copy));
+    let Screen::About(about) = &h.app.screen else {
+        panic!("Copy left the About box")
+    };
+    assert_eq!(
+        about.copied.as_deref(),
+        Some(
+            format!(
+                "carebook {}\ndata folder: {}\nlog folder: {}\ndevice ID: {id}\n",
+                env!("CARGO_PKG_VERSION"),
+                data.display(),
+                data.join("logs").display()
+            )
+            .as_str()
+        )
+    );
 }

@@ -1,5 +1,6 @@
 //! One module per screen: its state, messages, update and view.
 
+pub mod about;
 pub mod backups;
 pub mod first_run;
 pub mod form;

@@ -19,11 +19,16 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(dir: &Path, name: &str) -> Serve {
+        Serve::start_logging(dir, name, "warn")
+    }
+
+    /// Like `start`, logging at `filter` (`$CAREBOOK_LOG`) to the data folder's log file.
+    pub fn start_logging(dir: &Path, name: &str, filter: &str) -> Serve {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--discovery", "off"])
             .args(["--name", name, "--data-dir"])
             .arg(dir)
-            .env("CAREBOOK_LOG", "warn")
+            .env("CAREBOOK_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -47,6 +52,17 @@ impl Serve {
             addr,
             id,
         }
+    }
+
+    /// Stops it as Ctrl+C does (it finishes its log file), and waits until it has ended.
+    pub fn interrupt(&mut self) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "serve ended with {status}");
     }
 
     pub fn kill_9(&mut self) {
