@@ -688,9 +688,15 @@ impl App {
             space().width(8),
             nav("Patients", Route::Patients),
             nav("Today", Route::Today),
-            button(text("New patient (Ctrl+N)"))
-                .style(button::secondary)
-                .on_press(Message::Go(Route::NewPatient)),
+            iced::widget::tooltip(
+                button(text("New patient"))
+                    .style(button::secondary)
+                    .on_press(Message::Go(Route::NewPatient)),
+                container(text("Ctrl+N").size(13))
+                    .padding(4)
+                    .style(theme::card),
+                iced::widget::tooltip::Position::Bottom,
+            ),
             nav("Computers", Route::Peers),
             nav("Backups", Route::Backups),
             self.backups_overdue.then(|| {
@@ -705,9 +711,16 @@ impl App {
                 .width(Fill)
                 .align_x(iced::alignment::Horizontal::Right),
             space().width(8),
-            text("At the keyboard").size(14),
             // Set widths and tight spacing keep Dark and About inside a 1200-pixel window.
-            pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff).width(190),
+            iced::widget::tooltip(
+                pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff).width(190),
+                container(
+                    text("Who is at the keyboard: every change records this person").size(13)
+                )
+                .padding(4)
+                .style(theme::card),
+                iced::widget::tooltip::Position::Bottom,
+            ),
             button(text(if self.dark { "Light" } else { "Dark" }))
                 .style(button::text)
                 .on_press(Message::ToggleTheme),
