@@ -16,6 +16,7 @@ use carebook_sync::identity::{DeviceId, Identity};
 use carebook_sync::store::{schema, Store};
 
 use crate::cli::Outcome;
+use crate::clock;
 
 /// The environment variable that may hold the backup passphrase.
 const PASSPHRASE_VAR: &str = "CAREBOOK_BACKUP_PASSPHRASE";
@@ -109,16 +110,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn when(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 /// A clinic as printed: its name (if it has one) and id.
 fn clinic(m: &Manifest) -> String {
     if m.clinic_name.is_empty() {
@@ -170,7 +161,7 @@ fn print_report(file: &Path, r: &Report) {
     });
     println!("signed by:  {name}, {}", r.signer);
     println!("signer is:  {}", r.standing);
-    println!("made:       {}", when(m.created_at));
+    println!("made:       {}", clock::local(m.created_at, clock::SECOND));
     let here = match &r.clinic {
         ClinicMatch::Same => "this clinic".to_string(),
         ClinicMatch::NoneHere => "no clinic here yet: it can be restored".to_string(),

@@ -8,6 +8,7 @@ use carebook_sync::backup::schedule::{self, Schedule};
 use carebook_sync::backup::Passphrase;
 
 use crate::cli::Outcome;
+use crate::clock;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,16 +24,6 @@ pub struct Args {
     /// Turn automatic backups off.
     #[arg(long)]
     off: bool,
-}
-
-fn when(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
 }
 
 /// `carebook backup schedule [--folder DIR] [--every-hours N] [--keep N] [--off]`: changes
@@ -61,11 +52,11 @@ pub fn run(dir: &Path, args: Args) -> anyhow::Result<Outcome> {
     }
     let last = schedule::last(&db)?;
     match &last.ok {
-        Some((at, file)) => println!("last backup: {} {file}", when(*at)),
+        Some((at, file)) => println!("last backup: {} {file}", clock::local(*at, clock::MINUTE)),
         None => println!("last backup: none yet"),
     }
     if let Some((at, why)) = &last.failed {
-        println!("last failure: {} {why}", when(*at));
+        println!("last failure: {} {why}", clock::local(*at, clock::MINUTE));
     }
     let now = chrono::Utc::now().timestamp();
     if s.overdue(&last, now) {

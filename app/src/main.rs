@@ -13,6 +13,7 @@ mod cli;
 mod cli_backup;
 mod cli_pair_image;
 mod cli_schedule;
+mod clock;
 mod facts;
 mod gui;
 mod logs;

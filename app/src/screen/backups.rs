@@ -19,7 +19,7 @@ use iced::widget::{
 use iced::{Center, Element, Fill, Font, Task};
 
 use crate::app::{App, Folders, Message};
-use crate::theme;
+use crate::{clock, theme};
 
 /// What the screen reads when it opens.
 #[derive(Debug, Clone)]
@@ -108,20 +108,10 @@ pub enum Msg {
     SaveSchedule,
 }
 
-fn when(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 /// "Last backup: ..." as the screen and the top bar say it.
 pub fn last_line(last: &Last) -> String {
     match &last.ok {
-        Some((at, file)) => format!("Last backup: {} ({file})", when(*at)),
+        Some((at, file)) => format!("Last backup: {} ({file})", clock::local(*at, clock::MINUTE)),
         None => "No backup made on this computer yet".into(),
     }
 }
@@ -286,7 +276,7 @@ impl Backups {
             text(standing_line(r)).font(Font::MONOSPACE).size(13),
             text(format!(
                 "Made {} with Carebook {}",
-                when(m.created_at),
+                clock::local(m.created_at, clock::MINUTE),
                 m.app_version
             )),
             text(format!("Clinic \"{}\": {clinic}", m.clinic_name)),
@@ -355,7 +345,7 @@ impl Backups {
                 panel = panel.push(
                     text(format!(
                         "The automatic backup of {} failed: {why}",
-                        when(*at)
+                        clock::local(*at, clock::MINUTE)
                     ))
                     .style(text::danger),
                 );
