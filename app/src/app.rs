@@ -29,6 +29,7 @@ pub enum Route {
     Today,
     Visit(String),
     Peers,
+    Scan,
 }
 
 /// What the current screen holds.
@@ -41,6 +42,7 @@ pub enum Screen {
     Today(Vec<Appointment>),
     Visit(Box<VisitEditor>),
     Peers(Box<screen::peers::Peers>),
+    Scan(Box<screen::scan::Scan>),
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +80,7 @@ pub enum Message {
     Visit(screen::visit::Msg),
     FirstRun(screen::first_run::Msg),
     Peers(screen::peers::Msg),
+    Scan(screen::scan::Msg),
 }
 
 /// The search box's id (Ctrl+F focuses it).
@@ -108,6 +111,8 @@ pub struct App {
     pub listen_port: u16,
     /// How the other computers are connected (the status line).
     pub sync: Summary,
+    /// The camera the Scan view reads codes with (a list of pictures in tests).
+    pub camera: screen::scan::OpenCamera,
 }
 
 impl App {
@@ -132,6 +137,7 @@ impl App {
             node,
             listen_port,
             sync: Summary::default(),
+            camera: screen::scan::OpenCamera::webcam(),
         };
         let task = app.load_staff();
         (app, task)
@@ -184,6 +190,7 @@ impl App {
                 Message::VisitLoaded(r.map_err(|e| e.to_string()))
             }),
             Route::NewPatient => Task::none(),
+            Route::Scan => screen::scan::start(self),
             Route::Peers => {
                 let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
                     return Task::none();
@@ -233,6 +240,7 @@ impl App {
                     ..Default::default()
                 }))
             }
+            Route::Scan => Screen::Scan(Box::default()),
         };
         let load = self.load_route();
         match route {
@@ -428,6 +436,7 @@ impl App {
             Message::Visit(msg) => screen::visit::update(self, msg),
             Message::FirstRun(msg) => screen::first_run::update(self, msg),
             Message::Peers(msg) => screen::peers::update(self, msg),
+            Message::Scan(msg) => screen::scan::update(self, msg),
             Message::SetStatus(id, status) => {
                 let Some(actor) = self.actor() else {
                     return Task::none();
@@ -521,6 +530,7 @@ impl App {
             Screen::Today(day) => screen::today::view(day),
             Screen::Visit(editor) => editor.view().map(Message::Visit),
             Screen::Peers(p) => p.view(self),
+            Screen::Scan(s) => s.view(self),
         };
         let nav = |label: &'static str, route: Route| {
             let style = if self.route == route {

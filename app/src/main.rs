@@ -18,6 +18,8 @@ mod screen;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_scan;
 mod theme;
 
 #[derive(Parser, Debug)]

@@ -118,7 +118,14 @@ impl Peers {
         .spacing(6);
         let pair = column![
             text("Join another computer").font(theme::BOLD).size(20),
-            text("Type the other computer's address and the device ID its screen shows:"),
+            row![
+                button(text("Scan the other computer's code"))
+                    .on_press(Message::Go(crate::app::Route::Scan)),
+                text("with this computer's camera, or from a photo or screenshot of it").size(13),
+            ]
+            .spacing(10)
+            .align_y(Center),
+            text("Or type the other computer's address and the device ID its screen shows:"),
             row![
                 text_input("192.168.1.20:7462", &self.address)
                     .on_input(move |v| msg(Msg::Address(v)))
@@ -245,11 +252,18 @@ pub fn pairing_qr(node: &Node, port: u16) -> Option<qr_code::Data> {
     qr_code::Data::new(pairing_link(node, port).to_uri()).ok()
 }
 
-/// The pairing attempt, as a person reads it.
-async fn pair(node: Arc<Node>, address: SocketAddr, other: DeviceId) -> Message {
+/// The pairing attempt, as a person reads it: trust `other` (named `name`, when its pairing
+/// code said) and ask it at `address` to accept this computer. The Scan view hands over here
+/// too, once the code's address has answered with the code's ID.
+pub(crate) async fn pair(
+    node: Arc<Node>,
+    address: SocketAddr,
+    other: DeviceId,
+    name: String,
+) -> Message {
     let store = node.store.clone();
     let added = tokio::task::spawn_blocking(move || {
-        roster::add(&store.writer(), &other, "", &address.to_string())
+        roster::add(&store.writer(), &other, &name, &address.to_string())
     })
     .await;
     if let Err(e) = added
@@ -296,7 +310,7 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
                     return Task::none();
                 }
             };
-            return Task::perform(pair(node, address, other), |m| m);
+            return Task::perform(pair(node, address, other, String::new()), |m| m);
         }
         Msg::Accept(id) => {
             return app.runner.spawn(move |store| {
