@@ -64,7 +64,11 @@ struct Joining {
 
 impl Joining {
     fn new(rt: tokio::runtime::Runtime, camera: OpenCamera) -> Joining {
-        let computer = Computer::new("Doctor");
+        Joining::named(rt, "Doctor", camera)
+    }
+
+    fn named(rt: tokio::runtime::Runtime, name: &str, camera: OpenCamera) -> Joining {
+        let computer = Computer::new(name);
         let store = computer.node.store.clone();
         clinic::staff::add(&store.writer(), "Rita Front", Role::Receptionist).unwrap();
         let (mut app, task) = App::new(
@@ -360,4 +364,54 @@ fn link_with_name_changed(link: &PairingLink) -> String {
     let uri = link.to_uri();
     assert!(uri.contains("Front%20desk"), "{uri}");
     uri.replace("Front%20desk", "Back%20desk")
+}
+
+#[test]
+fn the_copied_pairing_link_pastes_into_the_other_computers_scan_view() {
+    // The front desk's window copies its link...
+    let mut front = Joining::named(runtime(), "Front desk", no_camera());
+    let addr = serve(&front.rt, &front.computer);
+    front.app.listen_port = addr.port();
+    front.send(Message::Go(Route::Peers));
+    let task = front
+        .app
+        .update(Message::Peers(crate::screen::peers::Msg::CopyLink));
+    let stream = iced_runtime::task::into_stream(task).expect("a clipboard write");
+    let written: Vec<String> = front.rt.block_on(
+        stream
+            .filter_map(|action| async move {
+                match action {
+                    Action::Clipboard(iced_runtime::clipboard::Action::Write {
+                        contents, ..
+                    }) => Some(contents),
+                    _ => None,
+                }
+            })
+            .collect(),
+    );
+    let [text] = written.as_slice() else {
+        panic!("{written:?}")
+    };
+    let copied = PairingLink::parse(text).unwrap();
+    assert_eq!(copied.id, front.computer.id());
+    assert_eq!(copied.name, "Front desk");
+    assert_eq!(copied.addresses.last(), Some(&addr), "{text}");
+    assert!(front
+        .app
+        .notice
+        .as_deref()
+        .unwrap_or("")
+        .contains("pairing link is copied"));
+
+    // ...and the doctor's pastes it. (Only the loopback address is kept here: the tests
+    // reach nothing beyond 127.0.0.1.)
+    let mut doctor = Joining::new(runtime(), no_camera());
+    let pasted = PairingLink::new(copied.id, &[addr], &copied.name).to_uri();
+    doctor.scan(Msg::Typed(format!("  {pasted}\n")));
+    doctor.scan(Msg::SubmitTyped);
+    assert!(doctor.view().handed_over, "{:?}", doctor.view());
+    assert_eq!(
+        roster::requests(&front.computer.node.store.writer()).unwrap()[0].id,
+        doctor.computer.id()
+    );
 }

@@ -83,6 +83,7 @@ pub enum Msg {
     Address(String),
     Id(String),
     Pair,
+    CopyLink,
     Accept(DeviceId),
     Remove(DeviceId),
 }
@@ -107,7 +108,16 @@ impl Peers {
             return text("This window runs without the network (started with --discovery off and no listener).").into();
         };
         let me = node.identity.id;
-        let qr = self.qr.as_ref().map(|d| qr_code(d).cell_size(4));
+        let qr = self.qr.as_ref().map(|d| {
+            column![
+                qr_code(d).cell_size(4),
+                button(text("Copy the pairing link").size(13))
+                    .style(button::secondary)
+                    .on_press(msg(Msg::CopyLink)),
+            ]
+            .spacing(6)
+            .align_x(Center)
+        });
         let this = column![
             text("This computer").font(theme::BOLD).size(20),
             text(format!("Listening on port {}", app.listen_port)),
@@ -311,6 +321,12 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
                 }
             };
             return Task::perform(pair(node, address, other, String::new()), |m| m);
+        }
+        Msg::CopyLink => {
+            app.notice = Some(
+                "The pairing link is copied. Paste it into the other computer's Scan view (it holds no patient data).".into(),
+            );
+            return iced::clipboard::write(pairing_link(&node, app.listen_port).to_uri());
         }
         Msg::Accept(id) => {
             return app.runner.spawn(move |store| {

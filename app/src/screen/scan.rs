@@ -80,11 +80,15 @@ pub struct Scan {
     pub hint: Option<String>,
     /// Tells the scanning thread to stop (set when the view goes away, too).
     cancel: Arc<AtomicBool>,
+    /// The task carrying the thread's messages; dropping it ends the task, so nothing from
+    /// an earlier scan reaches a later one.
+    watching: Option<iced::task::Handle>,
 }
 
 impl Scan {
     fn stop_camera(&mut self) {
         self.cancel.store(true, Ordering::Relaxed);
+        self.watching = None;
         if matches!(self.live, Live::Watching(_) | Live::Idle) {
             self.live = Live::Stopped;
         }
@@ -130,7 +134,11 @@ pub fn start(app: &mut App) -> Task<Message> {
     }
     s.live = Live::Watching(None);
     s.cancel = Arc::new(AtomicBool::new(false));
-    Task::stream(watch(open, s.cancel.clone())).map(Message::Scan)
+    let (task, handle) = Task::stream(watch(open, s.cancel.clone()))
+        .map(Message::Scan)
+        .abortable();
+    s.watching = Some(handle.abort_on_drop());
+    task
 }
 
 /// Opens the camera and scans on a thread of its own; what it sees and finds comes back as
@@ -215,8 +223,7 @@ fn parse_typed(typed: &str) -> Result<Typed, String> {
     let typed = typed.trim();
     if typed.is_empty() {
         return Err(
-            "Paste the link under the other computer's code, or type its address and device ID."
-                .into(),
+            "Paste the other computer's pairing link, or type its address and device ID.".into(),
         );
     }
     let (first, rest) = typed.split_once(char::is_whitespace).unwrap_or((typed, ""));
@@ -286,7 +293,7 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
             });
         }
         Msg::ScanAgain => {
-            s.cancel.store(true, Ordering::Relaxed);
+            s.stop_camera();
             s.live = Live::Idle;
             s.problem = None;
             s.handed_over = false;
@@ -422,9 +429,7 @@ impl Scan {
         ]
         .spacing(8);
         let photo = column![
-            text("Open a photo or screenshot of the code")
-                .font(theme::BOLD)
-                .size(16),
+            text("From a picture").font(theme::BOLD).size(16),
             button(text("Open a photo or screenshot of the code")).on_press(msg(Msg::Pick)),
             self.hint.as_ref().map(|h| text(h.clone()).size(13)),
             text("Or type where the picture is:").size(13),
@@ -439,7 +444,7 @@ impl Scan {
         .spacing(6);
         let typed = column![
             text("Or type the code").font(theme::BOLD).size(16),
-            text("Paste the link shown under the code (carebook://pair?…), or type the address and the device ID:").size(13),
+            text("Paste the pairing link (carebook://pair?…; the other computer's Computers screen copies it), or type its address and device ID:").size(13),
             row![
                 text_input("carebook://pair?…  or  192.168.1.20:7462 ABCDEFG-…", &self.typed)
                     .on_input(move |v| msg(Msg::Typed(v)))
