@@ -163,7 +163,7 @@ fn watch(open: OpenCamera, cancel: Arc<AtomicBool>) -> mpsc::Receiver<Msg> {
             let mut preview = tx.clone();
             let mut source = Shown::new(camera, move |frame| {
                 let (w, h) = frame.dimensions();
-                // A frame the window has not taken yet is simply replaced by a newer one.
+                // While the window has not taken the last frame yet, newer ones are skipped.
                 let _ =
                     preview.try_send(Msg::Frame(image::Handle::from_rgba(w, h, frame.into_raw())));
             });
