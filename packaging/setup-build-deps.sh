@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and running Carebook needs beyond Rust, on Debian/Ubuntu: clang and
-# libclang (sqlite-loadable's bindings are generated with bindgen), the sqlite3 shell (a test
+# libclang (sqlite-loadable's and the webcam's V4L2 bindings are generated with bindgen; the
+# latter from the kernel headers, linux-libc-dev), the sqlite3 shell (a test
 # loads the engine into it, as an administrator would), and the X11/Wayland client libraries
 # the window opens with (a desktop has them; a bare machine may not), and gnome-keyring with
 # D-Bus for the keyring test. Quiet when all is there.
@@ -9,6 +10,8 @@ need=()
 command -v clang >/dev/null 2>&1 || need+=(clang)
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+# The webcam's V4L2 bindings are generated from the kernel's headers.
+[ -f /usr/include/linux/videodev2.h ] || need+=(linux-libc-dev)
 # The keyring test runs a real Secret Service on a private D-Bus session.
 command -v dbus-run-session >/dev/null 2>&1 || need+=(dbus-daemon)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || need+=(gnome-keyring)

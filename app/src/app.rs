@@ -34,6 +34,7 @@ pub enum Route {
     Peers,
     Backups,
     About,
+    Scan,
 }
 
 /// What the current screen holds.
@@ -48,6 +49,7 @@ pub enum Screen {
     Peers(Box<screen::peers::Peers>),
     Backups(Box<screen::backups::Backups>),
     About(Box<screen::about::About>),
+    Scan(Box<screen::scan::Scan>),
 }
 
 /// Where this instance keeps its files, and whether its secrets may go to the OS keyring.
@@ -107,6 +109,7 @@ pub enum Message {
     /// The automatic backup ran or was not due; whether backups are overdue.
     BackupsOverdue(bool),
     About(screen::about::Msg),
+    Scan(screen::scan::Msg),
 }
 
 /// The search box's id (Ctrl+F focuses it).
@@ -146,6 +149,8 @@ pub struct App {
     /// No good backup for longer than the schedule allows (the top bar warns).
     pub backups_overdue: bool,
     backup_checked: Option<Instant>,
+    /// The camera the Scan view reads codes with (a list of pictures in tests).
+    pub camera: screen::scan::OpenCamera,
 }
 
 impl App {
@@ -179,6 +184,7 @@ impl App {
             setup: None,
             backups_overdue: false,
             backup_checked: None,
+            camera: screen::scan::OpenCamera::webcam(),
         };
         let task = app.load_staff();
         (app, task)
@@ -236,6 +242,7 @@ impl App {
                 Message::VisitLoaded(r.map_err(|e| e.to_string()))
             }),
             Route::NewPatient | Route::About => Task::none(),
+            Route::Scan => screen::scan::start(self),
             Route::Peers => {
                 let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
                     return Task::none();
@@ -295,6 +302,7 @@ impl App {
             }
             Route::Backups => Screen::Backups(Box::default()),
             Route::About => Screen::About(Box::new(screen::about::About::open(self))),
+            Route::Scan => Screen::Scan(Box::default()),
         };
         let load = self.load_route();
         match route {
@@ -528,6 +536,7 @@ impl App {
             Message::Peers(msg) => screen::peers::update(self, msg),
             Message::Backups(msg) => screen::backups::update(self, msg),
             Message::About(msg) => screen::about::update(self, msg),
+            Message::Scan(msg) => screen::scan::update(self, msg),
             Message::SetStatus(id, status) => {
                 let Some(actor) = self.actor() else {
                     return Task::none();
@@ -649,6 +658,7 @@ impl App {
             Screen::Peers(p) => p.view(self),
             Screen::Backups(b) => b.view(self),
             Screen::About(a) => a.view().map(Message::About),
+            Screen::Scan(s) => s.view(self),
         };
         if let Some(setup) = self.setup {
             let what = match setup {

@@ -24,6 +24,8 @@ mod status;
 mod tests;
 #[cfg(test)]
 mod tests_backups;
+#[cfg(test)]
+mod tests_scan;
 mod theme;
 
 #[derive(Parser, Debug)]

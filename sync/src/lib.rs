@@ -4,6 +4,7 @@
 
 pub mod backup;
 mod base32;
+pub mod camera;
 pub mod clinic;
 pub mod identity;
 pub mod join;

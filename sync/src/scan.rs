@@ -42,6 +42,16 @@ fn why(refusal: &Option<LinkError>) -> String {
 /// Reads frames until one holds an intact Carebook pairing link, the source ends, the camera
 /// fails, or `cancel` is set (checked before each frame).
 pub fn scan(source: &mut dyn FrameSource, cancel: &AtomicBool) -> Result<PairingLink, ScanError> {
+    scan_telling(source, cancel, &mut |_| {})
+}
+
+/// [`scan`], telling `refused` about each code in view that was refused as it is seen (a
+/// screen can say at once why the code held up is not taken, while scanning goes on).
+pub fn scan_telling(
+    source: &mut dyn FrameSource,
+    cancel: &AtomicBool,
+    refused: &mut dyn FnMut(&LinkError),
+) -> Result<PairingLink, ScanError> {
     let mut last_refusal = None;
     loop {
         if cancel.load(Ordering::Relaxed) {
@@ -56,6 +66,7 @@ pub fn scan(source: &mut dyn FrameSource, cancel: &AtomicBool) -> Result<Pairing
             Ok(link) => return Ok(link),
             Err(QrError::Refused(e)) => {
                 tracing::debug!("a code in view was refused: {e}");
+                refused(&e);
                 last_refusal = Some(e);
             }
             Err(_) => {}
@@ -129,6 +140,28 @@ mod tests {
         let found = scan(&mut frames, &AtomicBool::new(false));
         assert_eq!(found, Ok(link(1)));
         assert_eq!(frames.taken, 4);
+    }
+
+    #[test]
+    fn each_refused_code_is_told_as_it_is_seen() {
+        let mut frames = Frames::new(vec![
+            Ok(foreign("https://example.org/")),
+            Ok(blank()),
+            Ok(foreign("WIFI:S:clinic;T:WPA;P:x;;")),
+            Ok(qr::render(&link(3), 4).unwrap()),
+        ]);
+        let mut told = Vec::new();
+        let found = scan_telling(&mut frames, &AtomicBool::new(false), &mut |e| {
+            told.push(e.clone())
+        });
+        assert_eq!(found, Ok(link(3)));
+        assert_eq!(
+            told,
+            [
+                LinkError::NotCarebook(Foreign::WebAddress),
+                LinkError::NotCarebook(Foreign::Other)
+            ]
+        );
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod form;
 pub mod patient;
 pub mod patients;
 pub mod peers;
+pub mod scan;
 pub mod today;
 pub mod visit;

@@ -83,6 +83,7 @@ pub enum Msg {
     Address(String),
     Id(String),
     Pair,
+    CopyLink,
     Accept(DeviceId),
     Remove(DeviceId),
 }
@@ -107,7 +108,16 @@ impl Peers {
             return text("This window runs without the network (started with --discovery off and no listener).").into();
         };
         let me = node.identity.id;
-        let qr = self.qr.as_ref().map(|d| qr_code(d).cell_size(4));
+        let qr = self.qr.as_ref().map(|d| {
+            column![
+                qr_code(d).cell_size(4),
+                button(text("Copy the pairing link").size(13))
+                    .style(button::secondary)
+                    .on_press(msg(Msg::CopyLink)),
+            ]
+            .spacing(6)
+            .align_x(Center)
+        });
         let this = column![
             text("This computer").font(theme::BOLD).size(20),
             text(format!("Listening on port {}", app.listen_port)),
@@ -118,7 +128,14 @@ impl Peers {
         .spacing(6);
         let pair = column![
             text("Join another computer").font(theme::BOLD).size(20),
-            text("Type the other computer's address and the device ID its screen shows:"),
+            row![
+                button(text("Scan the other computer's code"))
+                    .on_press(Message::Go(crate::app::Route::Scan)),
+                text("with this computer's camera, or from a photo or screenshot of it").size(13),
+            ]
+            .spacing(10)
+            .align_y(Center),
+            text("Or type the other computer's address and the device ID its screen shows:"),
             row![
                 text_input("192.168.1.20:7462", &self.address)
                     .on_input(move |v| msg(Msg::Address(v)))
@@ -245,11 +262,18 @@ pub fn pairing_qr(node: &Node, port: u16) -> Option<qr_code::Data> {
     qr_code::Data::new(pairing_link(node, port).to_uri()).ok()
 }
 
-/// The pairing attempt, as a person reads it.
-async fn pair(node: Arc<Node>, address: SocketAddr, other: DeviceId) -> Message {
+/// The pairing attempt, as a person reads it: trust `other` (named `name`, when its pairing
+/// code said) and ask it at `address` to accept this computer. The Scan view hands over here
+/// too, once the code's address has answered with the code's ID.
+pub(crate) async fn pair(
+    node: Arc<Node>,
+    address: SocketAddr,
+    other: DeviceId,
+    name: String,
+) -> Message {
     let store = node.store.clone();
     let added = tokio::task::spawn_blocking(move || {
-        roster::add(&store.writer(), &other, "", &address.to_string())
+        roster::add(&store.writer(), &other, &name, &address.to_string())
     })
     .await;
     if let Err(e) = added
@@ -296,7 +320,13 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
                     return Task::none();
                 }
             };
-            return Task::perform(pair(node, address, other), |m| m);
+            return Task::perform(pair(node, address, other, String::new()), |m| m);
+        }
+        Msg::CopyLink => {
+            app.notice = Some(
+                "The pairing link is copied. Paste it into the other computer's Scan view (it holds no patient data).".into(),
+            );
+            return iced::clipboard::write(pairing_link(&node, app.listen_port).to_uri());
         }
         Msg::Accept(id) => {
             return app.runner.spawn(move |store| {

@@ -1,0 +1,515 @@
+//! The Scan view: reading the other computer's pairing code to join it. The live camera
+//! picture with a frame to aim at, decoded on a thread of its own until the first Carebook
+//! pairing link; or, without a usable camera, a photo or screenshot of the code (a file
+//! dialog, or a typed path), or the link text pasted (or an address and device ID typed).
+//! All of them hand over to the Computers screen's pairing: the link's addresses are tried
+//! with a handshake pinned to its ID (`join::reach`), then the same request to join.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use carebook_sync::camera::{Camera, Shown, Webcam, WebcamError};
+use carebook_sync::identity::DeviceId;
+use carebook_sync::net::node::Node;
+use carebook_sync::pairing_link::PairingLink;
+use carebook_sync::scan::{self, ScanError};
+use carebook_sync::{join, qr};
+use iced::futures::channel::mpsc;
+use iced::futures::{executor, SinkExt};
+use iced::widget::{button, center, column, container, image, row, stack, text, text_input};
+use iced::{border, Center, Color, ContentFit, Element, Fill, Task, Theme};
+
+use crate::app::{App, Message, Screen};
+use crate::screen::peers;
+use crate::theme;
+
+/// How the Scan view gets its camera: the webcam, or in tests a list of pictures. It is
+/// called on the scanning thread, which then owns the camera until the scan ends.
+#[derive(Clone)]
+pub struct OpenCamera(Arc<dyn Fn() -> Result<Box<dyn Camera>, WebcamError> + Send + Sync>);
+
+impl OpenCamera {
+    /// The computer's first camera.
+    pub fn webcam() -> OpenCamera {
+        OpenCamera::new(|| Webcam::open().map(|w| Box::new(w) as Box<dyn Camera>))
+    }
+
+    pub fn new(
+        open: impl Fn() -> Result<Box<dyn Camera>, WebcamError> + Send + Sync + 'static,
+    ) -> OpenCamera {
+        OpenCamera(Arc::new(open))
+    }
+}
+
+impl std::fmt::Debug for OpenCamera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenCamera")
+    }
+}
+
+/// Where the camera stands.
+#[derive(Debug, Default)]
+pub enum Live {
+    /// Not asked for yet.
+    #[default]
+    Idle,
+    /// Asked for; the picture shows once the first frame arrives.
+    Watching(Option<image::Handle>),
+    /// Cannot be used, and why.
+    Unavailable(String),
+    /// A code was taken (or the code came another way): the camera was let go.
+    Stopped,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub live: Live,
+    /// The picture's path, typed (or filled in by the file dialog).
+    pub path: String,
+    /// A pasted link, or an address and device ID.
+    pub typed: String,
+    /// Why the last code, picture or link was not taken.
+    pub problem: Option<String>,
+    /// What is being done with a code that was taken.
+    pub progress: Option<String>,
+    /// The hand-over to pairing is done (the other side still has to accept).
+    pub handed_over: bool,
+    /// A quiet word about the file dialog (closed without a picture).
+    pub hint: Option<String>,
+    /// Tells the scanning thread to stop (set when the view goes away, too).
+    cancel: Arc<AtomicBool>,
+    /// The task carrying the thread's messages; dropping it ends the task, so nothing from
+    /// an earlier scan reaches a later one.
+    watching: Option<iced::task::Handle>,
+}
+
+impl Scan {
+    fn stop_camera(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        self.watching = None;
+        if matches!(self.live, Live::Watching(_) | Live::Idle) {
+            self.live = Live::Stopped;
+        }
+    }
+}
+
+impl Drop for Scan {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A camera frame to show.
+    Frame(image::Handle),
+    /// The camera cannot be used (or stopped), and why.
+    CameraOff(String),
+    /// A code in view, a picture or a link was refused, and why.
+    Refused(String),
+    /// A Carebook pairing link was read (camera or picture).
+    Found(PairingLink),
+    ScanAgain,
+    Pick,
+    Picked(Option<PathBuf>),
+    Path(String),
+    OpenPath,
+    Typed(String),
+    SubmitTyped,
+    /// How the hand-over to pairing went (the pairing's own message).
+    Outcome(Box<Message>),
+}
+
+/// Starts the camera if the view has not asked for it yet (the route loads again on every
+/// change of the database; that must not restart anything).
+pub fn start(app: &mut App) -> Task<Message> {
+    let open = app.camera.clone();
+    let Screen::Scan(s) = &mut app.screen else {
+        return Task::none();
+    };
+    if app.node.is_none() || !matches!(s.live, Live::Idle) {
+        return Task::none();
+    }
+    s.live = Live::Watching(None);
+    s.cancel = Arc::new(AtomicBool::new(false));
+    let (task, handle) = Task::stream(watch(open, s.cancel.clone()))
+        .map(Message::Scan)
+        .abortable();
+    s.watching = Some(handle.abort_on_drop());
+    task
+}
+
+/// Opens the camera and scans on a thread of its own; what it sees and finds comes back as
+/// messages. The thread ends (and lets the camera go) when a link is read, the camera fails,
+/// or `cancel` is set.
+fn watch(open: OpenCamera, cancel: Arc<AtomicBool>) -> mpsc::Receiver<Msg> {
+    let (tx, rx) = mpsc::channel(1);
+    let mut failed = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("carebook-camera".into())
+        .spawn(move || {
+            let say = |m: Msg| {
+                let _ = executor::block_on(tx.clone().send(m));
+            };
+            let camera = match (open.0)() {
+                Ok(camera) => camera,
+                Err(e) => {
+                    tracing::info!("no camera for scanning: {e}");
+                    return say(Msg::CameraOff(e.to_string()));
+                }
+            };
+            let mut preview = tx.clone();
+            let mut source = Shown::new(camera, move |frame| {
+                let (w, h) = frame.dimensions();
+                // While the window has not taken the last frame yet, newer ones are skipped.
+                let _ =
+                    preview.try_send(Msg::Frame(image::Handle::from_rgba(w, h, frame.into_raw())));
+            });
+            let found = scan::scan_telling(&mut source, &cancel, &mut |e| {
+                say(Msg::Refused(e.to_string()))
+            });
+            drop(source);
+            match found {
+                Ok(link) => say(Msg::Found(link)),
+                Err(ScanError::Cancelled { .. }) => {}
+                Err(e) => say(Msg::CameraOff(e.to_string())),
+            }
+        });
+    if let Err(e) = spawned {
+        let _ = failed.try_send(Msg::CameraOff(format!("could not start scanning: {e}")));
+    }
+    rx
+}
+
+/// The file dialog for a photo or screenshot of the code. None when it was closed without a
+/// picture, or where no dialog can be shown (the typed path is there for that).
+async fn pick() -> Option<PathBuf> {
+    rfd::AsyncFileDialog::new()
+        .set_title("A photo or screenshot of the other computer's code")
+        .add_filter("Pictures (PNG, JPEG)", &["png", "jpg", "jpeg"])
+        .pick_file()
+        .await
+        .map(|f| f.path().to_path_buf())
+}
+
+/// Reads the code in a picture file, off the window's thread.
+fn read(path: PathBuf) -> Task<Message> {
+    Task::perform(
+        async move {
+            tokio::task::spawn_blocking(move || qr::read_file(&path))
+                .await
+                .map_err(|e| format!("reading the picture failed: {e}"))
+                .and_then(|r| r.map_err(|e| e.to_string()))
+        },
+        |r| {
+            Message::Scan(match r {
+                Ok(link) => Msg::Found(link),
+                Err(why) => Msg::Refused(why),
+            })
+        },
+    )
+}
+
+/// What was typed or pasted: a pairing link, or an address and a device ID.
+#[derive(Debug, PartialEq, Eq)]
+enum Typed {
+    Link(PairingLink),
+    Direct(SocketAddr, DeviceId),
+}
+
+fn parse_typed(typed: &str) -> Result<Typed, String> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Err(
+            "Paste the other computer's pairing link, or type its address and device ID.".into(),
+        );
+    }
+    let (first, rest) = typed.split_once(char::is_whitespace).unwrap_or((typed, ""));
+    if let Ok(address) = first.parse::<SocketAddr>() {
+        return DeviceId::parse(rest.trim())
+            .map(|id| Typed::Direct(address, id))
+            .map_err(|e| format!("That device ID is not right: {e}"));
+    }
+    PairingLink::parse(typed)
+        .map(Typed::Link)
+        .map_err(|e| e.to_string())
+}
+
+/// Pairs through a link: which address answers with the link's ID, then the same pairing as
+/// an address and ID typed on the Computers screen.
+async fn hand_over(node: Arc<Node>, link: PairingLink) -> Message {
+    match join::reach(&node.identity, &link).await {
+        Ok(address) => peers::pair(node, address, link.id, link.name).await,
+        Err(e) => Message::Failed(e.to_string()),
+    }
+}
+
+fn begin(s: &mut Scan, progress: String) {
+    s.stop_camera();
+    s.problem = None;
+    s.hint = None;
+    s.progress = Some(progress);
+}
+
+pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
+    let node = app.node.clone();
+    let Screen::Scan(s) = &mut app.screen else {
+        return Task::none();
+    };
+    let busy = s.progress.is_some();
+    match msg {
+        Msg::Frame(frame) => {
+            if let Live::Watching(shown) = &mut s.live {
+                *shown = Some(frame);
+            }
+        }
+        Msg::CameraOff(why) => {
+            if matches!(s.live, Live::Watching(_)) {
+                s.live = Live::Unavailable(why);
+            }
+        }
+        Msg::Refused(why) => {
+            if !busy {
+                s.problem = Some(why);
+            }
+        }
+        Msg::Found(link) => {
+            let Some(node) = node else {
+                return Task::none();
+            };
+            if busy || s.handed_over {
+                return Task::none();
+            }
+            let who = if link.name.is_empty() {
+                link.id.short()
+            } else {
+                format!("{} ({})", link.name, link.id.short())
+            };
+            begin(s, format!("Read the code of {who}. Connecting…"));
+            return Task::perform(hand_over(node, link), |m| {
+                Message::Scan(Msg::Outcome(Box::new(m)))
+            });
+        }
+        Msg::ScanAgain => {
+            s.stop_camera();
+            s.live = Live::Idle;
+            s.problem = None;
+            s.handed_over = false;
+            return start(app);
+        }
+        Msg::Pick => return Task::perform(pick(), |p| Message::Scan(Msg::Picked(p))),
+        Msg::Picked(None) => {
+            s.hint = Some(
+                "No picture was chosen. If no window opened, type the picture's path below.".into(),
+            );
+        }
+        Msg::Picked(Some(path)) => {
+            s.hint = None;
+            s.path = path.display().to_string();
+            return read(path);
+        }
+        Msg::Path(p) => s.path = p,
+        Msg::OpenPath => {
+            let path = s.path.trim();
+            if path.is_empty() {
+                s.problem = Some("Type where the picture is, for example /home/me/code.png".into());
+                return Task::none();
+            }
+            return read(PathBuf::from(path));
+        }
+        Msg::Typed(t) => s.typed = t,
+        Msg::SubmitTyped => {
+            let Some(node) = node else {
+                return Task::none();
+            };
+            if busy {
+                return Task::none();
+            }
+            match parse_typed(&s.typed) {
+                Err(why) => s.problem = Some(why),
+                Ok(Typed::Link(link)) => return update(app, Msg::Found(link)),
+                Ok(Typed::Direct(address, id)) => {
+                    begin(s, format!("Connecting to {address}…"));
+                    return Task::perform(peers::pair(node, address, id, String::new()), |m| {
+                        Message::Scan(Msg::Outcome(Box::new(m)))
+                    });
+                }
+            }
+        }
+        Msg::Outcome(outcome) => {
+            s.progress = None;
+            match *outcome {
+                // Shown here, beside what was scanned, rather than in the bar at the top.
+                Message::Failed(why) => s.problem = Some(why),
+                done => {
+                    s.handed_over = true;
+                    return app.update(done);
+                }
+            }
+        }
+    }
+    Task::none()
+}
+
+/// The frame to aim at: a light square border over the picture.
+fn aim(theme: &Theme) -> container::Style {
+    let p = theme.extended_palette();
+    container::Style::default().border(border::rounded(12).color(p.primary.base.color).width(4))
+}
+
+/// The camera's place on the screen when it shows no picture.
+fn dark(_: &Theme) -> container::Style {
+    container::Style::default()
+        .background(Color::from_rgb8(0x22, 0x22, 0x22))
+        .color(Color::WHITE)
+        .border(border::rounded(8))
+}
+
+/// The picture's size on screen.
+const PICTURE: (f32, f32) = (480.0, 360.0);
+
+impl Scan {
+    pub fn view<'a>(&'a self, app: &'a App) -> Element<'a, Message> {
+        let msg = Message::Scan;
+        if app.node.is_none() {
+            return text("This window runs without the network (started with --discovery off and no listener).").into();
+        }
+        let picture: Element<'a, Message> = match &self.live {
+            Live::Watching(Some(frame)) => stack![
+                image(frame.clone())
+                    .content_fit(ContentFit::Cover)
+                    .width(Fill)
+                    .height(Fill),
+                center(container(text("")).width(220).height(220).style(aim)),
+            ]
+            .width(PICTURE.0)
+            .height(PICTURE.1)
+            .into(),
+            Live::Watching(None) | Live::Idle => container(text("Starting the camera…"))
+                .center(Fill)
+                .width(PICTURE.0)
+                .height(PICTURE.1)
+                .style(dark)
+                .into(),
+            Live::Stopped => container(text("The camera is off."))
+                .center(Fill)
+                .width(PICTURE.0)
+                .height(PICTURE.1)
+                .style(dark)
+                .into(),
+            Live::Unavailable(why) => container(
+                column![
+                    text("The camera cannot be used").font(theme::BOLD).size(18),
+                    text(capitalised(why)),
+                    text("Use a photo or screenshot of the code, or type it, on the right."),
+                ]
+                .spacing(8)
+                .max_width(400),
+            )
+            .center(Fill)
+            .width(PICTURE.0)
+            .height(PICTURE.1)
+            .style(dark)
+            .into(),
+        };
+        let again = match &self.live {
+            Live::Unavailable(_) | Live::Stopped if self.progress.is_none() => Some(
+                button(text("Try the camera again"))
+                    .style(button::secondary)
+                    .on_press(msg(Msg::ScanAgain)),
+            ),
+            _ => None,
+        };
+        let camera = column![
+            text("Hold the other computer's code inside the frame.").size(14),
+            picture,
+            again,
+        ]
+        .spacing(8);
+        let photo = column![
+            text("From a picture").font(theme::BOLD).size(16),
+            button(text("Open a photo or screenshot of the code")).on_press(msg(Msg::Pick)),
+            self.hint.as_ref().map(|h| text(h.clone()).size(13)),
+            text("Or type where the picture is:").size(13),
+            row![
+                text_input("/home/me/Pictures/front-desk-code.png", &self.path)
+                    .on_input(move |v| msg(Msg::Path(v)))
+                    .on_submit(msg(Msg::OpenPath)),
+                button(text("Open")).on_press(msg(Msg::OpenPath)),
+            ]
+            .spacing(6),
+        ]
+        .spacing(6);
+        let typed = column![
+            text("Or type the code").font(theme::BOLD).size(16),
+            text("Paste the pairing link (carebook://pair?…; the other computer's Computers screen copies it), or type its address and device ID:").size(13),
+            row![
+                text_input("carebook://pair?…  or  192.168.1.20:7462 ABCDEFG-…", &self.typed)
+                    .on_input(move |v| msg(Msg::Typed(v)))
+                    .on_submit(msg(Msg::SubmitTyped)),
+                button(text("Pair")).on_press(msg(Msg::SubmitTyped)),
+            ]
+            .spacing(6),
+        ]
+        .spacing(6);
+        let status = column![
+            self.progress.as_ref().map(|p| text(p.clone())),
+            self.problem.as_ref().map(|p| container(text(capitalised(p)))
+                .padding([6, 10])
+                .width(Fill)
+                .style(theme::notice)),
+            self.handed_over.then(|| row![
+                text("Done here: the other computer now shows this one under \"Asking to join\"; press Accept there."),
+                button(text("Back to Computers")).on_press(Message::Back),
+            ].spacing(10).align_y(Center)),
+        ]
+        .spacing(8);
+        column![
+            text("Scan the other computer's code")
+                .font(theme::BOLD)
+                .size(20),
+            status,
+            row![camera, column![photo, typed].spacing(24).width(Fill)].spacing(24),
+        ]
+        .spacing(14)
+        .into()
+    }
+}
+
+/// The library's reasons are written to follow a colon; on their own they start a sentence.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_codes_are_a_link_or_an_address_and_an_id() {
+        let id = DeviceId::of_certificate(b"front desk");
+        let address: SocketAddr = "192.168.1.20:7462".parse().unwrap();
+        let link = PairingLink::new(id, &[address], "Front desk");
+        assert_eq!(
+            parse_typed(&format!("  {} ", link.to_uri())),
+            Ok(Typed::Link(link))
+        );
+        assert_eq!(
+            parse_typed(&format!("192.168.1.20:7462 {}", id.to_text())),
+            Ok(Typed::Direct(address, id))
+        );
+        let err = parse_typed("192.168.1.20:7462 ABC").unwrap_err();
+        assert!(err.starts_with("That device ID is not right"), "{err}");
+        assert_eq!(
+            parse_typed("https://example.org/"),
+            Err("this code holds a web address, not a Carebook pairing code".into())
+        );
+        assert!(parse_typed("   ").is_err());
+    }
+}
