@@ -14,6 +14,7 @@ mod cli_backup;
 mod cli_pair_image;
 mod cli_schedule;
 mod clock;
+mod dialogs;
 mod facts;
 mod gui;
 mod logs;

@@ -19,7 +19,7 @@ use iced::widget::{
 use iced::{Center, Element, Fill, Font, Task};
 
 use crate::app::{App, Folders, Message};
-use crate::{clock, theme};
+use crate::{clock, dialogs, theme};
 
 /// What the screen reads when it opens.
 #[derive(Debug, Clone)]
@@ -384,21 +384,6 @@ impl Backups {
     }
 }
 
-/// Whether this computer can show a native file dialog: on Linux rfd needs the desktop portal
-/// (over the session's D-Bus) or the zenity program; elsewhere the system always has one.
-pub fn dialogs_available() -> bool {
-    if !cfg!(target_os = "linux") {
-        return true;
-    }
-    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
-        || std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("zenity").is_file()))
-}
-
-/// Said when a dialog was asked for where none can be shown.
-const NO_DIALOG: &str =
-    "This computer cannot show a file dialog: type the file's path below instead";
-
 fn file_dialog() -> rfd::AsyncFileDialog {
     rfd::AsyncFileDialog::new()
         .set_title("Carebook backup")
@@ -450,8 +435,8 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
         Msg::Loaded(Err(e)) => b.outcome = Some(e),
         Msg::Passphrase(v) => b.passphrase = v,
         Msg::Path(v) => b.path = v,
-        Msg::Save | Msg::Open | Msg::ChooseFolder if !dialogs_available() => {
-            b.outcome = Some(NO_DIALOG.into());
+        Msg::Save | Msg::Open | Msg::ChooseFolder if !dialogs::available() => {
+            b.outcome = Some(dialogs::NONE.into());
         }
         Msg::Save => {
             return Task::perform(

@@ -92,13 +92,7 @@ fn when(at: i64) -> String {
     if at == 0 {
         return String::new();
     }
-    chrono::DateTime::from_timestamp(at, 0)
-        .map(|t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    crate::clock::local(at, crate::clock::MINUTE)
 }
 
 impl Peers {

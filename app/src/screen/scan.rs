@@ -299,6 +299,7 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
             s.handed_over = false;
             return start(app);
         }
+        Msg::Pick if !crate::dialogs::available() => s.hint = Some(crate::dialogs::NONE.into()),
         Msg::Pick => return Task::perform(pick(), |p| Message::Scan(Msg::Picked(p))),
         Msg::Picked(None) => {
             s.hint = Some(
