@@ -683,8 +683,13 @@ impl App {
             ]
             .into();
         }
+        // The Scan view belongs to the Computers screen.
+        let here = match &self.route {
+            Route::Scan => Route::Peers,
+            r => r.clone(),
+        };
         let nav = |label: &'static str, route: Route| {
-            let style = if self.route == route {
+            let style = if here == route {
                 button::primary
             } else {
                 button::secondary
