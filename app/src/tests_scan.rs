@@ -13,6 +13,7 @@ use carebook_sync::identity::{DeviceId, Identity, Keyring};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
 use carebook_sync::pairing_link::PairingLink;
+use carebook_sync::qr;
 use carebook_sync::scan::CameraError;
 use carebook_sync::store::{schema, Store};
 use iced::futures::StreamExt;
@@ -182,14 +183,7 @@ fn blank() -> GrayImage {
 
 /// Another app's code: any text, black on white.
 fn foreign(text: &str) -> GrayImage {
-    let code = qrcode::QrCode::new(text).unwrap();
-    let w = code.width() as u32;
-    let colors = code.to_colors();
-    GrayImage::from_fn((w + 8) * 5, (w + 8) * 5, |x, y| {
-        let (mx, my) = ((x / 5).wrapping_sub(4), (y / 5).wrapping_sub(4));
-        let dark = mx < w && my < w && colors[(my * w + mx) as usize] == qrcode::Color::Dark;
-        image::Luma([if dark { 0 } else { 255 }])
-    })
+    qr::render_text(text, 5).unwrap()
 }
 
 fn code(link: &PairingLink) -> GrayImage {

@@ -8,6 +8,7 @@ mod common;
 use common::{carebook, eventually, Serve};
 use std::path::Path;
 
+use carebook_sync::qr;
 use carebook_sync::store::CrrConnection;
 
 fn family_name(dir: &Path, id: &str) -> String {
@@ -22,16 +23,7 @@ fn family_name(dir: &Path, id: &str) -> String {
 
 /// Writes a PNG of a QR code holding any text (another app's code).
 fn foreign_png(path: &Path, text: &str) {
-    let code = qrcode::QrCode::new(text).unwrap();
-    let w = code.width() as u32;
-    let colors = code.to_colors();
-    image::GrayImage::from_fn((w + 8) * 6, (w + 8) * 6, |x, y| {
-        let (mx, my) = ((x / 6).wrapping_sub(4), (y / 6).wrapping_sub(4));
-        let dark = mx < w && my < w && colors[(my * w + mx) as usize] == qrcode::Color::Dark;
-        image::Luma([if dark { 0 } else { 255 }])
-    })
-    .save(path)
-    .unwrap();
+    qr::render_text(text, 6).unwrap().save(path).unwrap();
 }
 
 #[test]

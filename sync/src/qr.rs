@@ -30,7 +30,13 @@ pub enum QrError {
 
 /// The link's code, `module_px` pixels a module, black on white with the standard border.
 pub fn render(link: &PairingLink, module_px: u32) -> Result<GrayImage, QrError> {
-    let code = QrCode::with_error_correction_level(link.to_uri(), EcLevel::M)
+    render_text(&link.to_uri(), module_px)
+}
+
+/// Draws a code of any text the same way (also what another app's code looks like, for tests
+/// that must refuse one).
+pub fn render_text(text: &str, module_px: u32) -> Result<GrayImage, QrError> {
+    let code = QrCode::with_error_correction_level(text, EcLevel::M)
         .map_err(|e| QrError::Draw(e.to_string()))?;
     let modules = code.width() as u32;
     let colors = code.to_colors();

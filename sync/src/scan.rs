@@ -109,14 +109,7 @@ mod tests {
 
     /// Another app's code: any text, black on white.
     fn foreign(text: &str) -> GrayImage {
-        let code = qrcode::QrCode::new(text).unwrap();
-        let w = code.width() as u32;
-        let colors = code.to_colors();
-        GrayImage::from_fn((w + 8) * 4, (w + 8) * 4, |x, y| {
-            let (mx, my) = ((x / 4).wrapping_sub(4), (y / 4).wrapping_sub(4));
-            let dark = mx < w && my < w && colors[(my * w + mx) as usize] == qrcode::Color::Dark;
-            image::Luma([if dark { 0 } else { 255 }])
-        })
+        qr::render_text(text, 4).unwrap()
     }
 
     fn link(n: u8) -> PairingLink {

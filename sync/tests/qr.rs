@@ -22,18 +22,7 @@ fn link() -> PairingLink {
 
 /// A code of any text, as another app would show it.
 fn code_of(text: &str, module_px: u32) -> GrayImage {
-    let code = qrcode::QrCode::new(text).unwrap();
-    let w = code.width() as u32;
-    let colors = code.to_colors();
-    let side = (w + 8) * module_px;
-    GrayImage::from_fn(side, side, |x, y| {
-        let (mx, my) = (
-            (x / module_px).wrapping_sub(4),
-            (y / module_px).wrapping_sub(4),
-        );
-        let dark = mx < w && my < w && colors[(my * w + mx) as usize] == qrcode::Color::Dark;
-        Luma([if dark { 0 } else { 255 }])
-    })
+    qr::render_text(text, module_px).unwrap()
 }
 
 /// A small deterministic random number generator (xorshift).
