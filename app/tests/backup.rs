@@ -136,3 +136,45 @@ fn export_verify_and_import_from_the_command_line() {
         );
     }
 }
+
+/// A disk that fills up part-way through a backup (the file size limit of the shell makes
+/// writes fail, as a full disk does): a clear error, no file left behind, nothing changed.
+#[cfg(unix)]
+#[test]
+fn a_backup_to_a_full_disk_fails_plainly_and_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    std::fs::create_dir_all(&a).unwrap();
+    {
+        let store = Store::open(&a.join("carebook.db"), schema::CLINIC).unwrap();
+        demo::fill(&store.writer(), 400, 3).unwrap();
+    }
+    let before = std::fs::read(a.join("carebook.db")).unwrap().len();
+    let usb = tmp.path().join("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    let file = usb.join("clinic.carebook-backup");
+    // 64 KiB at most per file: the database itself is untouched, the backup does not fit.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 128; trap '' XFSZ; exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(["backup", "export"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&a)
+        .env("CAREBOOK_LOG", "warn")
+        .env("CAREBOOK_BACKUP_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("writing the backup"), "{err}");
+    assert!(err.contains("too large") || err.contains("space"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&usb).unwrap().collect();
+    assert!(left.is_empty(), "nothing half-written stays: {left:?}");
+    assert_eq!(patients(&a), 400);
+    assert!(std::fs::read(a.join("carebook.db")).unwrap().len() >= before);
+    // With room again, the same command works.
+    let (code, out, err) = carebook(&a, &["backup", "export", file.to_str().unwrap()], true);
+    assert_eq!(code, 0, "{out}{err}");
+}
