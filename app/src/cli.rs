@@ -209,7 +209,8 @@ async fn scheduled_backups(node: Arc<Node>, dir: PathBuf) {
         every.tick().await;
         let (store, identity, dir) = (node.store.clone(), node.identity.clone(), dir.clone());
         let looked = tokio::task::spawn_blocking(move || {
-            schedule::run_if_due(&store, &identity, &dir, chrono::Utc::now().timestamp())
+            let now = chrono::Utc::now().timestamp();
+            schedule::run_if_due(&store, &dir, now, || Ok(identity))
         })
         .await;
         if let Ok(Err(e)) = looked {

@@ -589,9 +589,10 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
 /// whether backups are overdue, for the top bar.
 pub fn scheduled(store: &Store, folders: &Folders) -> Message {
     let now = chrono::Utc::now().timestamp();
-    let checked = identity(folders).and_then(|me| {
-        schedule::run_if_due(store, &me, &folders.data, now).map_err(|e| e.to_string())
-    });
+    let checked = schedule::run_if_due(store, &folders.data, now, || {
+        Identity::load_or_create_with(&folders.data, folders.keyring).map(Box::new)
+    })
+    .map_err(|e| e.to_string());
     Message::BackupsOverdue(checked.map(|c| c.overdue).unwrap_or_else(|e| {
         tracing::warn!("could not look at the backup schedule: {e}");
         true

@@ -69,6 +69,8 @@ pub enum BackupError {
     NotScheduled,
     #[error("the backup passphrase: {0}")]
     Secret(#[from] crate::secret::SecretError),
+    #[error("this computer's identity: {0}")]
+    Identity(#[from] crate::identity::IdentityError),
     #[error("cancelled; nothing was changed")]
     Cancelled,
     #[error("could not sign the backup: {0}")]

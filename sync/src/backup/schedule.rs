@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{BackupError, Control, Passphrase};
-use crate::identity::{DeviceId, Identity, KeyStorage, Keyring};
+use crate::identity::{DeviceId, Identity, IdentityError, KeyStorage, Keyring};
 use crate::secret::{Found, Secret};
 use crate::store::Store;
 
@@ -190,13 +190,14 @@ pub struct Checked {
     pub overdue: bool,
 }
 
-/// Makes the scheduled backup when one is due, with the passphrase remembered in `dir` (the
+/// Makes the scheduled backup when one is due, signed by the identity `identity` gives (asked
+/// for only then: it may mean a keyring call) with the passphrase remembered in `dir` (the
 /// data folder). A backup that cannot be made is recorded with why, and logged.
-pub fn run_if_due(
+pub fn run_if_due<I: std::ops::Deref<Target = Identity>>(
     store: &Store,
-    identity: &Identity,
     dir: &Path,
     now: i64,
+    identity: impl FnOnce() -> Result<I, IdentityError>,
 ) -> Result<Checked, BackupError> {
     let (s, before) = {
         let db = store.writer();
@@ -208,8 +209,9 @@ pub fn run_if_due(
             overdue: s.overdue(&before, now),
         });
     }
+    let identity = identity()?;
     let made = match recall(dir, &identity.id)? {
-        Some(p) => match run(store, identity, &p, &s, now, &Control::default()) {
+        Some(p) => match run(store, &identity, &p, &s, now, &Control::default()) {
             Ok(file) => {
                 tracing::info!("automatic backup written to {}", file.display());
                 Some(file)
