@@ -271,7 +271,14 @@ impl App {
 
     /// Opens a route, remembering where we were for Back (Esc).
     fn go(&mut self, route: Route) -> Task<Message> {
-        if self.me.is_none() {
+        // With nobody at the keyboard yet, only the setting-up screens open (joining scans
+        // the other computer's code from the Computers screen).
+        let setting_up = self.setup.is_some()
+            && matches!(
+                route,
+                Route::Peers | Route::Scan | Route::Backups | Route::About
+            );
+        if self.me.is_none() && !setting_up {
             return Task::none();
         }
         if route != self.route {
@@ -336,7 +343,8 @@ impl App {
     }
 
     fn back(&mut self) -> Task<Message> {
-        if self.setup.is_some() {
+        // Setting up: back within its screens, never past where it began.
+        if self.setup.is_some() && self.trail.is_empty() {
             return Task::none();
         }
         match self.trail.pop() {

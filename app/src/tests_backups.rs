@@ -285,9 +285,19 @@ fn joining_waits_on_the_computers_screen_until_the_clinic_s_records_arrive() {
         Identity::load_or_create_with(c.dir.path(), carebook_sync::identity::Keyring::Off).unwrap();
     let node = carebook_sync::net::node::Node::new(identity, c.store.clone(), "Laptop").unwrap();
     c.app.node = Some(node);
+    // No real camera in a test, whatever this machine has.
+    c.app.camera =
+        crate::screen::scan::OpenCamera::new(|| Err(carebook_sync::camera::WebcamError::NoCamera));
     c.send(Message::FirstRun(FirstRun::Join));
     assert_eq!(c.app.route, Route::Peers);
     assert_eq!(c.app.setup, Some(crate::app::Setup::Join));
+    // The code can be scanned from there, and Back returns to the pairing, no further.
+    c.send(Message::Go(Route::Scan));
+    assert_eq!(c.app.route, Route::Scan);
+    c.send(Message::Go(Route::Patients));
+    assert_eq!(c.app.route, Route::Scan, "no records to show yet");
+    c.send(Message::Back);
+    assert_eq!(c.app.route, Route::Peers);
     // Esc does not leave the pairing; the clock ticks and nothing has arrived yet.
     c.send(Message::Back);
     c.send(Message::Tick);
