@@ -12,8 +12,8 @@ use carebook_sync::identity::Keyring;
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::Summary;
 use iced::keyboard::{self, key::Named, Key};
-use iced::widget::{button, column, container, operation, pick_list, row, space, text};
-use iced::{Center, Element, Fill, Subscription, Task, Theme};
+use iced::widget::{column, container, operation};
+use iced::{Element, Fill, Subscription, Task, Theme};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -580,32 +580,6 @@ impl App {
         }
     }
 
-    /// The status line: how the clinic's other computers are connected.
-    pub fn sync_line(&self) -> String {
-        let s = &self.sync;
-        match (self.node.is_some(), s.others, s.connected) {
-            (false, _, _) => "Not connected to other computers".into(),
-            (true, 0, _) => "No other computers yet".into(),
-            (true, n, c) if c == n => format!(
-                "{n} other computer{} in sync",
-                if n == 1 { "" } else { "s" }
-            ),
-            (true, n, 0) => match s.last_contact {
-                Some(at) => format!(
-                    "Offline since {}",
-                    chrono::DateTime::from_timestamp(at, 0)
-                        .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
-                        .unwrap_or_default()
-                ),
-                None => format!(
-                    "Waiting for {n} other computer{}",
-                    if n == 1 { "" } else { "s" }
-                ),
-            },
-            (true, n, c) => format!("{c} of {n} other computers connected"),
-        }
-    }
-
     /// Runs queued messages until none are left (inline runner, for tests).
     #[cfg(test)]
     pub fn settle(&mut self) {
@@ -668,109 +642,16 @@ impl App {
             Screen::About(a) => a.view().map(Message::About),
             Screen::Scan(s) => s.view(self),
         };
-        if let Some(setup) = self.setup {
-            let what = match setup {
-                Setup::Join => "Joining a clinic: pair with one of its computers below. Once it accepts, the records arrive here and Carebook opens.",
-                Setup::Restore => "Restoring the clinic from a backup.",
-            };
-            let top = row![
-                text("Carebook").font(theme::BOLD).size(20),
-                text(what),
-                space::horizontal(),
-                button(text("Back to the first question"))
-                    .style(button::secondary)
-                    .on_press(Message::FirstRun(screen::first_run::Msg::Question)),
-            ]
-            .spacing(12)
-            .align_y(Center)
-            .padding(10);
-            return column![
-                top,
-                self.notice_bar(),
-                container(body).padding(12).width(Fill).height(Fill)
-            ]
-            .into();
-        }
-        // The Scan view belongs to the Computers screen.
-        let here = match &self.route {
-            Route::Scan => Route::Peers,
-            r => r.clone(),
+        let top = match self.setup {
+            Some(setup) => self.setup_bar(setup),
+            None => self.top_bar(),
         };
-        let nav = |label: &'static str, route: Route| {
-            let style = if here == route {
-                button::primary
-            } else {
-                button::secondary
-            };
-            button(text(label))
-                .style(style)
-                .on_press(Message::Go(route))
-        };
-        let top = row![
-            text("Carebook").font(theme::BOLD).size(20),
-            space().width(8),
-            nav("Patients", Route::Patients),
-            nav("Today", Route::Today),
-            iced::widget::tooltip(
-                button(text("New patient"))
-                    .style(button::secondary)
-                    .on_press(Message::Go(Route::NewPatient)),
-                container(text("Ctrl+N").size(13))
-                    .padding(4)
-                    .style(theme::card),
-                iced::widget::tooltip::Position::Bottom,
-            ),
-            nav("Computers", Route::Peers),
-            nav("Backups", Route::Backups),
-            self.backups_overdue.then(|| {
-                button(text("Backup overdue").size(13))
-                    .style(button::danger)
-                    .on_press(Message::Go(Route::Backups))
-            }),
-            // The status line takes what is left (wrapping when long), so nothing is pushed
-            // off the right edge.
-            text(self.sync_line())
-                .size(13)
-                .width(Fill)
-                .align_x(iced::alignment::Horizontal::Right),
-            space().width(8),
-            // Set widths and tight spacing keep Dark and About inside a 1200-pixel window.
-            iced::widget::tooltip(
-                pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff).width(190),
-                container(
-                    text("Who is at the keyboard: every change records this person").size(13)
-                )
-                .padding(4)
-                .style(theme::card),
-                iced::widget::tooltip::Position::Bottom,
-            ),
-            button(text(if self.dark { "Light" } else { "Dark" }))
-                .style(button::text)
-                .on_press(Message::ToggleTheme),
-            nav("About", Route::About),
-        ]
-        .spacing(6)
-        .align_y(Center)
-        .padding(10);
         column![
             top,
             self.notice_bar(),
             container(body).padding(12).width(Fill).height(Fill)
         ]
         .into()
-    }
-}
-
-impl App {
-    /// The notice line under the top bar (errors and confirmations), when there is one.
-    fn notice_bar(&self) -> Option<Element<'_, Message>> {
-        self.notice.as_ref().map(|n| {
-            container(text(n.clone()))
-                .padding([6, 12])
-                .width(Fill)
-                .style(theme::notice)
-                .into()
-        })
     }
 }
 

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod app;
 mod backend;
+mod bars;
 mod cli;
 mod cli_backup;
 mod cli_pair_image;

@@ -1,0 +1,124 @@
+//! The bars around every screen: the top bar (navigation, the backup warning, how the other
+//! computers are connected, who is at the keyboard), the plainer bar shown while a new
+//! computer is being set up, and the notice line under them.
+
+use iced::widget::{button, container, pick_list, row, space, text, tooltip};
+use iced::{Center, Element, Fill};
+
+use crate::app::{App, Message, Route, Setup};
+use crate::{clock, screen, theme};
+
+/// A small framed tip under what it explains.
+fn tip<'a>(what: impl Into<Element<'a, Message>>, tip: &'a str) -> tooltip::Tooltip<'a, Message> {
+    tooltip(
+        what,
+        container(text(tip).size(13)).padding(4).style(theme::card),
+        tooltip::Position::Bottom,
+    )
+}
+
+impl App {
+    /// The status line: how the clinic's other computers are connected.
+    pub fn sync_line(&self) -> String {
+        let s = &self.sync;
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        match (self.node.is_some(), s.others, s.connected) {
+            (false, _, _) => "Not connected to other computers".into(),
+            (true, 0, _) => "No other computers yet".into(),
+            (true, n, c) if c == n => format!("{n} other computer{} in sync", plural(n)),
+            (true, n, 0) => match s.last_contact {
+                Some(at) => format!("Offline since {}", clock::local(at, "%H:%M")),
+                None => format!("Waiting for {n} other computer{}", plural(n)),
+            },
+            (true, n, c) => format!("{c} of {n} other computers connected"),
+        }
+    }
+
+    pub fn top_bar(&self) -> Element<'_, Message> {
+        // The Scan view belongs to the Computers screen.
+        let here = match &self.route {
+            Route::Scan => Route::Peers,
+            r => r.clone(),
+        };
+        let nav = |label: &'static str, route: Route| {
+            let style = if here == route {
+                button::primary
+            } else {
+                button::secondary
+            };
+            button(text(label))
+                .style(style)
+                .on_press(Message::Go(route))
+        };
+        row![
+            text("Carebook").font(theme::BOLD).size(20),
+            space().width(8),
+            nav("Patients", Route::Patients),
+            nav("Today", Route::Today),
+            tip(
+                button(text("New patient"))
+                    .style(button::secondary)
+                    .on_press(Message::Go(Route::NewPatient)),
+                "Ctrl+N"
+            ),
+            nav("Computers", Route::Peers),
+            nav("Backups", Route::Backups),
+            self.backups_overdue.then(|| {
+                button(text("Backup overdue").size(13))
+                    .style(button::danger)
+                    .on_press(Message::Go(Route::Backups))
+            }),
+            // The status line takes what is left (wrapping when long), so nothing is pushed
+            // off the right edge.
+            text(self.sync_line())
+                .size(13)
+                .width(Fill)
+                .align_x(iced::alignment::Horizontal::Right),
+            space().width(8),
+            // Set widths and tight spacing keep Dark and About inside a 1200-pixel window.
+            tip(
+                pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff).width(190),
+                "Who is at the keyboard: every change records this person"
+            ),
+            button(text(if self.dark { "Light" } else { "Dark" }))
+                .style(button::text)
+                .on_press(Message::ToggleTheme),
+            nav("About", Route::About),
+        ]
+        .spacing(6)
+        .align_y(Center)
+        .padding(10)
+        .into()
+    }
+
+    /// While a new computer joins a clinic or restores one: what is going on, and the way back.
+    pub fn setup_bar(&self, setup: Setup) -> Element<'_, Message> {
+        let what = match setup {
+            Setup::Join => "Joining a clinic: pair with one of its computers below. Once it accepts, the records arrive here and Carebook opens.",
+            Setup::Restore => "Restoring the clinic from a backup.",
+        };
+        row![
+            text("Carebook").font(theme::BOLD).size(20),
+            text(what),
+            space::horizontal(),
+            button(text("Back to the first question"))
+                .style(button::secondary)
+                .on_press(Message::FirstRun(screen::first_run::Msg::Question)),
+        ]
+        .spacing(12)
+        .align_y(Center)
+        .padding(10)
+        .into()
+    }
+
+    /// The notice line under the top bar (errors and confirmations), when there is one.
+    pub fn notice_bar(&self) -> Option<Element<'_, Message>> {
+        self.notice.as_ref().map(|n| {
+            container(text(n.clone()))
+                .padding([6, 12])
+                .width(Fill)
+                .style(theme::notice)
+                .into()
+        })
+    }
+}
