@@ -94,14 +94,14 @@ impl App {
     /// While a new computer joins a clinic or restores one: what is going on, and the way back.
     pub fn setup_bar(&self, setup: Setup) -> Element<'_, Message> {
         let what = match setup {
-            Setup::Join => "Joining a clinic: pair with one of its computers below. Once it accepts, the records arrive here and Carebook opens.",
+            Setup::Join => "Joining a clinic: pair with one of its computers below; the records arrive once it accepts.",
             Setup::Restore => "Restoring the clinic from a backup.",
         };
         row![
             text("Carebook").font(theme::BOLD).size(20),
             text(what),
             space::horizontal(),
-            button(text("Back to the first question"))
+            button(text("Start over"))
                 .style(button::secondary)
                 .on_press(Message::FirstRun(screen::first_run::Msg::Question)),
         ]
