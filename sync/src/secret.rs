@@ -90,7 +90,7 @@ impl Secret {
                 bytes,
                 KeyStorage::File {
                     path: self.file.clone(),
-                    why: "put there when it was saved".into(),
+                    why: "the keyring was not used when it was saved".into(),
                 },
             )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
