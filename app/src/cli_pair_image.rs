@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::Context;
+use carebook_sync::clinic::profile;
 use carebook_sync::net::roster;
 use carebook_sync::pairing_link::PairingLink;
 use carebook_sync::{join, qr};
@@ -20,6 +21,9 @@ pub fn write_qr(dir: &Path, file: &Path, addresses: &[SocketAddr]) -> anyhow::Re
     let (store, identity) = cli::open(dir)?;
     let (name, port) = roster::local(&store.writer());
     let name = name.unwrap_or_else(cli::default_name);
+    let clinic = profile::current(&store.writer())?
+        .map(|c| c.name)
+        .unwrap_or_default();
     let link = if addresses.is_empty() {
         if port == 0 {
             anyhow::bail!(
@@ -29,7 +33,8 @@ pub fn write_qr(dir: &Path, file: &Path, addresses: &[SocketAddr]) -> anyhow::Re
         PairingLink::for_this_computer(identity.id, port, &name)
     } else {
         PairingLink::new(identity.id, addresses, &name)
-    };
+    }
+    .with_clinic(&clinic);
     qr::save_png(&link, file)?;
     println!("{}", identity.id);
     for a in &link.addresses {
@@ -42,12 +47,8 @@ pub fn write_qr(dir: &Path, file: &Path, addresses: &[SocketAddr]) -> anyhow::Re
 /// `carebook pair --from-image FILE`
 pub fn pair(dir: &Path, file: &Path, name: Option<String>) -> anyhow::Result<Outcome> {
     let link = qr::read_file(file).with_context(|| format!("reading {}", file.display()))?;
-    let shown = if link.name.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", link.name)
-    };
-    println!("pairing code of device {}{shown}", link.id);
+    println!("pairing code of {}", link.from_whom());
+    println!("device ID: {}", link.id);
     let identity = crate::cli::identity(dir)?;
     let address = tokio::runtime::Builder::new_current_thread()
         .enable_all()

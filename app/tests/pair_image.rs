@@ -74,7 +74,8 @@ fn a_computer_pairs_from_a_picture_of_the_code_alone_and_records_flow() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains(&format!("pairing code of device {} (Front desk)", a.id)),
+        out.contains(&format!("device ID: {}", a.id))
+            && out.contains("pairing code of Front desk ("),
         "{out}"
     );
     assert!(out.contains(&format!("connecting to {}", a.addr)), "{out}");

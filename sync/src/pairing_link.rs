@@ -1,7 +1,7 @@
 //! The pairing link a computer shows as a QR code: whom to trust (its device ID) and where to
-//! reach it (the addresses it listens on), plus its name to show, as a versioned, checksummed
-//! `carebook://pair?v=1&id=..&addr=..&name=..&c=..` URI, so one scan is enough even where
-//! mDNS is blocked.
+//! reach it (the addresses it listens on), plus its clinic's name and its own to show, as a
+//! versioned, checksummed `carebook://pair?v=1&id=..&addr=..&clinic=..&name=..&c=..` URI, so
+//! one scan is enough even where mDNS is blocked.
 //!
 //! The checksum catches a misread or edited link; it is not a signature. Trust comes only from
 //! the TLS handshake, which must present the link's ID (see [`crate::join`]).
@@ -35,6 +35,8 @@ pub struct PairingLink {
     pub addresses: Vec<SocketAddr>,
     /// Its name as the clinic knows it ("Front desk"); may be empty.
     pub name: String,
+    /// The name of its clinic ("Riverside Family Practice"); may be empty (not set up yet).
+    pub clinic: String,
 }
 
 /// What a scanned code holds instead of a Carebook pairing link.
@@ -105,9 +107,9 @@ fn decode(text: &str) -> Result<String, LinkError> {
 }
 
 /// The checksum over the fields as they read after %-decoding.
-fn checksum(version: &str, id: &str, addresses: &str, name: &str) -> String {
+fn checksum(version: &str, id: &str, addresses: &str, clinic: &str, name: &str) -> String {
     let mut h = Sha256::new();
-    for field in ["carebook-pair", version, id, addresses, name] {
+    for field in ["carebook-pair", version, id, addresses, clinic, name] {
         h.update((field.len() as u32).to_be_bytes());
         h.update(field.as_bytes());
     }
@@ -120,6 +122,14 @@ fn join_addresses(addresses: &[SocketAddr]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// A name as a link carries it: no control characters, at most [`MAX_NAME_CHARS`].
+fn clean(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NAME_CHARS)
+        .collect()
 }
 
 impl PairingLink {
@@ -135,12 +145,29 @@ impl PairingLink {
         PairingLink {
             id,
             addresses: unique,
-            name: name
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(MAX_NAME_CHARS)
-                .collect(),
+            name: clean(name),
+            clinic: String::new(),
         }
+    }
+
+    /// Who the link is from, as a person reads it: "Front desk (ABCDEFG) of Riverside
+    /// Practice", or as much of that as the link names.
+    pub fn from_whom(&self) -> String {
+        let mut who = if self.name.is_empty() {
+            format!("computer {}", self.id.short())
+        } else {
+            format!("{} ({})", self.name, self.id.short())
+        };
+        if !self.clinic.is_empty() {
+            who.push_str(&format!(" of {}", self.clinic));
+        }
+        who
+    }
+
+    /// The same link naming its clinic (cleaned as the name is).
+    pub fn with_clinic(mut self, clinic: &str) -> PairingLink {
+        self.clinic = clean(clinic);
+        self
     }
 
     /// The link for this computer listening on `port`: its IPv4 addresses on the local
@@ -163,11 +190,12 @@ impl PairingLink {
     pub fn to_uri(&self) -> String {
         let id = self.id.to_text();
         let addresses = join_addresses(&self.addresses);
-        let check = checksum(VERSION, &id, &addresses, &self.name);
+        let check = checksum(VERSION, &id, &addresses, &self.clinic, &self.name);
         format!(
-            "{PREFIX}v={VERSION}&id={}&addr={}&name={}&c={check}",
+            "{PREFIX}v={VERSION}&id={}&addr={}&clinic={}&name={}&c={check}",
             encode(&id),
             encode(&addresses),
+            encode(&self.clinic),
             encode(&self.name)
         )
     }
@@ -191,7 +219,8 @@ impl PairingLink {
         if text.chars().count() > MAX_LINK_CHARS {
             return Err(LinkError::TooLong);
         }
-        let (mut v, mut id, mut addr, mut name, mut check) = (None, None, None, None, None);
+        let (mut v, mut id, mut addr, mut clinic, mut name, mut check) =
+            (None, None, None, None, None, None);
         for pair in text[PREFIX.len()..].split('&') {
             let (key, value) = pair
                 .split_once('=')
@@ -200,6 +229,7 @@ impl PairingLink {
                 "v" => &mut v,
                 "id" => &mut id,
                 "addr" => &mut addr,
+                "clinic" => &mut clinic,
                 "name" => &mut name,
                 "c" => &mut check,
                 _ => return Err(LinkError::Damaged("a field this version does not have")),
@@ -221,8 +251,9 @@ impl PairingLink {
         let id = decode(id.ok_or(missing.clone())?)?;
         let addr = decode(addr.ok_or(missing.clone())?)?;
         let name = decode(name.ok_or(missing.clone())?)?;
+        let clinic = decode(clinic.ok_or(missing.clone())?)?;
         let check = check.ok_or(missing)?;
-        if check != checksum(&v, &id, &addr, &name) {
+        if check != checksum(&v, &id, &addr, &clinic, &name) {
             return Err(LinkError::Damaged("the checksum does not match"));
         }
         let id = DeviceId::parse(&id).map_err(LinkError::BadId)?;
@@ -233,15 +264,18 @@ impl PairingLink {
         if addresses.len() > MAX_ADDRESSES || addresses.iter().any(|a| a.port() == 0) {
             return Err(LinkError::BadAddress);
         }
-        if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-            return Err(LinkError::Damaged(
-                "a name that is too long or has control characters",
-            ));
+        for n in [&name, &clinic] {
+            if n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) {
+                return Err(LinkError::Damaged(
+                    "a name that is too long or has control characters",
+                ));
+            }
         }
         Ok(PairingLink {
             id,
             addresses,
             name,
+            clinic,
         })
     }
 }
@@ -260,6 +294,7 @@ mod tests {
             ],
             "Réception & co = 100%",
         )
+        .with_clinic("Clinique du Lac")
     }
 
     #[test]
@@ -268,13 +303,21 @@ mod tests {
         let uri = l.to_uri();
         assert!(uri.starts_with("carebook://pair?v=1&id="), "{uri}");
         assert!(uri.contains("addr=192.168.1.20:7462%2C%5Bfe80::1%5D:7462%2C127.0.0.1:7462"));
-        assert!(uri.contains("name=R%C3%A9ception%20%26%20co%20%3D%20100%25&c="));
+        assert!(uri.contains(
+            "clinic=Clinique%20du%20Lac&name=R%C3%A9ception%20%26%20co%20%3D%20100%25&c="
+        ));
         assert_eq!(PairingLink::parse(&uri).unwrap(), l);
         assert_eq!(PairingLink::parse(&format!("  {uri}\n")).unwrap(), l);
         let upper_scheme = uri.replacen("carebook://pair", "CareBook://PAIR", 1);
         assert_eq!(PairingLink::parse(&upper_scheme).unwrap(), l);
         let empty = PairingLink::new(l.id, &l.addresses[..1], "");
         assert_eq!(PairingLink::parse(&empty.to_uri()).unwrap(), empty);
+        let short = l.id.short();
+        assert_eq!(
+            l.from_whom(),
+            format!("Réception & co = 100% ({short}) of Clinique du Lac")
+        );
+        assert_eq!(empty.from_whom(), format!("computer {short}"));
     }
 
     #[test]
@@ -388,10 +431,10 @@ mod tests {
         // A well-formed checksum over a bad ID or address: refused for what is wrong.
         let forge = |id: &str, addr: &str| {
             format!(
-                "{PREFIX}v=1&id={}&addr={}&name=&c={}",
+                "{PREFIX}v=1&id={}&addr={}&clinic=&name=&c={}",
                 encode(id),
                 encode(addr),
-                checksum("1", id, addr, "")
+                checksum("1", id, addr, "", "")
             )
         };
         assert!(matches!(

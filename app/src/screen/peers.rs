@@ -238,7 +238,8 @@ impl Peers {
     }
 }
 
-/// This computer's pairing link: its ID, its name and the addresses it listens on (`port`).
+/// This computer's pairing link: its ID, its name and its clinic's, and the addresses it
+/// listens on (`port`).
 fn pairing_link(node: &Node, port: u16) -> PairingLink {
     let me = node.identity.id;
     let name = node
@@ -248,7 +249,12 @@ fn pairing_link(node: &Node, port: u16) -> PairingLink {
         .find(|m| m.id == me)
         .map(|m| m.name)
         .unwrap_or_default();
-    PairingLink::for_this_computer(me, port, &name)
+    let clinic = carebook_sync::clinic::profile::current(&node.store.writer())
+        .ok()
+        .flatten()
+        .map(|c| c.name)
+        .unwrap_or_default();
+    PairingLink::for_this_computer(me, port, &name).with_clinic(&clinic)
 }
 
 /// The code to scan: the pairing link, so one scan tells whom to trust and where to connect.
@@ -362,10 +368,12 @@ mod tests {
             carebook_sync::identity::Keyring::Off,
         )
         .unwrap();
+        carebook_sync::clinic::profile::ensure(&store.writer(), "Riverside Practice").unwrap();
         let node = Node::new(identity, store, "Front desk").unwrap();
         let link = PairingLink::parse(&pairing_link(&node, 7462).to_uri()).unwrap();
         assert_eq!(link.id, node.identity.id);
         assert_eq!(link.name, "Front desk");
+        assert_eq!(link.clinic, "Riverside Practice");
         assert_eq!(
             link.addresses.last(),
             Some(&"127.0.0.1:7462".parse().unwrap())

@@ -282,12 +282,10 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
             if busy || s.handed_over {
                 return Task::none();
             }
-            let who = if link.name.is_empty() {
-                link.id.short()
-            } else {
-                format!("{} ({})", link.name, link.id.short())
-            };
-            begin(s, format!("Read the code of {who}. Connecting…"));
+            begin(
+                s,
+                format!("Read the code of {}. Connecting…", link.from_whom()),
+            );
             return Task::perform(hand_over(node, link), |m| {
                 Message::Scan(Msg::Outcome(Box::new(m)))
             });
