@@ -251,14 +251,7 @@ impl App {
                     Message::PeersLoaded(screen::peers::load(store, &me).map(Box::new))
                 })
             }
-            Route::Backups => {
-                let folders = self.folders.clone();
-                self.runner.spawn(move |store| {
-                    Message::Backups(screen::backups::Msg::Loaded(
-                        screen::backups::load(store, &folders).map(Box::new),
-                    ))
-                })
-            }
+            Route::Backups => screen::backups::reload(self),
             Route::EditPatient(id) => self.runner.spawn(move |store| {
                 Message::FormLoaded(
                     clinic::patients::get(&store.writer(), &id)

@@ -64,9 +64,26 @@ impl std::fmt::Display for Every {
     }
 }
 
+/// Loads the screen (again after every change of the records, which the passphrase does
+/// not follow: it is looked up on opening and after a backup was made or merged).
+pub fn reload(app: &mut App) -> Task<Message> {
+    let folders = app.folders.clone();
+    let known = match &app.screen {
+        crate::app::Screen::Backups(b) if b.passphrase_looked_up => {
+            b.data.as_ref().map(|d| d.remembered.clone())
+        }
+        _ => None,
+    };
+    app.runner.spawn(move |store| {
+        Message::Backups(Msg::Loaded(load(store, &folders, known).map(Box::new)))
+    })
+}
+
 #[derive(Debug, Default)]
 pub struct Backups {
     pub data: Option<Loaded>,
+    /// `data.remembered` is current (looked up since the screen opened or the last backup).
+    passphrase_looked_up: bool,
     /// Typed when this computer does not remember the passphrase (or to use another one).
     pub passphrase: String,
     /// A path typed by hand, where no file dialog can be shown.
@@ -108,20 +125,27 @@ pub enum Msg {
     SaveSchedule,
 }
 
-/// "Last backup: ..." as the screen and the top bar say it.
-pub fn last_line(last: &Last) -> String {
+/// "Last backup: ..." as the screen says it.
+fn last_line(last: &Last) -> String {
     match &last.ok {
         Some((at, file)) => format!("Last backup: {} ({file})", clock::local(*at, clock::MINUTE)),
         None => "No backup made on this computer yet".into(),
     }
 }
 
-pub fn load(store: &Store, folders: &Folders) -> Result<Loaded, String> {
+/// Reads what the screen shows. Whether the passphrase is remembered may mean a keyring call
+/// (even an unlock prompt), so it is asked only when `known` does not say it already.
+fn load(
+    store: &Store,
+    folders: &Folders,
+    known: Option<Result<bool, String>>,
+) -> Result<Loaded, String> {
     let db = store.writer();
     let read = || -> Result<Loaded, Box<dyn std::error::Error>> {
-        let remembered = match Identity::existing_id(&folders.data)? {
-            None => Ok(false),
-            Some(me) => schedule::recall(&folders.data, &me)
+        let remembered = match (known, Identity::existing_id(&folders.data)?) {
+            (Some(known), _) => known,
+            (None, None) => Ok(false),
+            (None, Some(me)) => schedule::recall(&folders.data, &me)
                 .map(|p| p.is_some())
                 .map_err(|e| e.to_string()),
         };
@@ -431,7 +455,10 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
     };
     let wrap = |m: Msg| Message::Backups(m);
     match msg {
-        Msg::Loaded(Ok(d)) => b.loaded(*d),
+        Msg::Loaded(Ok(d)) => {
+            b.passphrase_looked_up = true;
+            b.loaded(*d);
+        }
         Msg::Loaded(Err(e)) => b.outcome = Some(e),
         Msg::Passphrase(v) => b.passphrase = v,
         Msg::Path(v) => b.path = v,
@@ -525,6 +552,7 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
             if r.is_ok() {
                 // It proved right and is remembered now (or was already).
                 b.passphrase.clear();
+                b.passphrase_looked_up = false;
             }
             b.running = None;
             b.outcome = Some(r.unwrap_or_else(|e| e));
