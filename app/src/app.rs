@@ -247,8 +247,9 @@ impl App {
                 let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
                     return Task::none();
                 };
+                let port = self.listen_port;
                 self.runner.spawn(move |store| {
-                    Message::PeersLoaded(screen::peers::load(store, &me).map(Box::new))
+                    Message::PeersLoaded(screen::peers::load(store, &me, port).map(Box::new))
                 })
             }
             Route::Backups => screen::backups::reload(self),
@@ -290,16 +291,7 @@ impl App {
             Route::Patient(_) => Screen::Patient(Box::default()),
             Route::Today => Screen::Today(Vec::new()),
             Route::Visit(_) => Screen::Visit(Box::default()),
-            Route::Peers => {
-                let qr = self
-                    .node
-                    .as_ref()
-                    .and_then(|n| screen::peers::pairing_qr(n, self.listen_port));
-                Screen::Peers(Box::new(screen::peers::Peers {
-                    qr,
-                    ..Default::default()
-                }))
-            }
+            Route::Peers => Screen::Peers(Box::default()),
             Route::Backups => Screen::Backups(Box::default()),
             Route::About => Screen::About(Box::new(screen::about::About::open(self))),
             Route::Scan => Screen::Scan(Box::default()),
@@ -422,7 +414,7 @@ impl App {
             }
             Message::PeersLoaded(Ok(loaded)) => {
                 if let Screen::Peers(p) = &mut self.screen {
-                    p.data = Some(*loaded);
+                    p.loaded(*loaded);
                 }
                 Task::none()
             }

@@ -62,7 +62,7 @@ pub fn run(dir: &Path, args: Args) -> anyhow::Result<Outcome> {
     if s.overdue(&last, now) {
         println!("warning: a backup is overdue");
     }
-    if schedule::recall(dir, &identity.id)?.is_none() && s.folder.is_some() {
+    if s.folder.is_some() && schedule::recall(dir, &identity.id)?.is_none() {
         println!(
             "warning: this computer does not remember the backup passphrase; run `carebook backup remember-passphrase`"
         );

@@ -186,6 +186,24 @@ impl PairingLink {
         PairingLink::new(id, &addresses, name)
     }
 
+    /// This computer's link as its database knows it: its name on the clinic's roster and the
+    /// clinic's name, with the addresses it listens on (`port`).
+    pub fn of_this_computer(
+        db: &rusqlite::Connection,
+        me: DeviceId,
+        port: u16,
+    ) -> rusqlite::Result<PairingLink> {
+        let name = crate::net::roster::members(db)?
+            .into_iter()
+            .find(|m| m.id == me)
+            .map(|m| m.name)
+            .unwrap_or_default();
+        let clinic = crate::clinic::profile::current(db)?
+            .map(|c| c.name)
+            .unwrap_or_default();
+        Ok(PairingLink::for_this_computer(me, port, &name).with_clinic(&clinic))
+    }
+
     /// The URI, e.g. `carebook://pair?v=1&id=...&addr=192.168.1.20:7462&name=Front%20desk&c=...`.
     pub fn to_uri(&self) -> String {
         let id = self.id.to_text();

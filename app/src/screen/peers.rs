@@ -36,9 +36,12 @@ pub struct Loaded {
     pub held_back: Vec<HeldBack>,
     /// Trusted computers away for long (old deletions are kept for them).
     pub long_away: Vec<LongAway>,
+    /// This computer's pairing link, as the code shows it.
+    pub link: PairingLink,
 }
 
-pub fn load(store: &Store, me: &DeviceId) -> Result<Loaded, String> {
+/// Reads the screen; `port` is where this computer listens (for its pairing link).
+pub fn load(store: &Store, me: &DeviceId, port: u16) -> Result<Loaded, String> {
     let db = store.writer();
     let read = || -> Result<Loaded, Box<dyn std::error::Error>> {
         let mut lines = Vec::new();
@@ -60,6 +63,7 @@ pub fn load(store: &Store, me: &DeviceId) -> Result<Loaded, String> {
             });
         }
         Ok(Loaded {
+            link: PairingLink::of_this_computer(&db, *me, port)?,
             held_back: roster::held_back(&db)?,
             long_away: roster::long_away(&db, me, chrono::Utc::now().timestamp())?,
             lines,
@@ -238,28 +242,16 @@ impl Peers {
     }
 }
 
-/// This computer's pairing link: its ID, its name and its clinic's, and the addresses it
-/// listens on (`port`).
-fn pairing_link(node: &Node, port: u16) -> PairingLink {
-    let me = node.identity.id;
-    let name = node
-        .roster
-        .snapshot()
-        .into_iter()
-        .find(|m| m.id == me)
-        .map(|m| m.name)
-        .unwrap_or_default();
-    let clinic = carebook_sync::clinic::profile::current(&node.store.writer())
-        .ok()
-        .flatten()
-        .map(|c| c.name)
-        .unwrap_or_default();
-    PairingLink::for_this_computer(me, port, &name).with_clinic(&clinic)
-}
-
-/// The code to scan: the pairing link, so one scan tells whom to trust and where to connect.
-pub fn pairing_qr(node: &Node, port: u16) -> Option<qr_code::Data> {
-    qr_code::Data::new(pairing_link(node, port).to_uri()).ok()
+impl Peers {
+    /// Takes what was read; the code is drawn again only when the link changed.
+    pub fn loaded(&mut self, data: Loaded) {
+        if self.data.as_ref().map(|d| &d.link) != Some(&data.link) {
+            // The code to scan: the pairing link, so one scan tells whom to trust and where
+            // to connect.
+            self.qr = qr_code::Data::new(data.link.to_uri()).ok();
+        }
+        self.data = Some(data);
+    }
 }
 
 /// The pairing attempt, as a person reads it: trust `other` (named `name`, when its pairing
@@ -326,7 +318,10 @@ pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
             app.notice = Some(
                 "The pairing link is copied. Paste it into the other computer's Scan view (it holds no patient data).".into(),
             );
-            return iced::clipboard::write(pairing_link(&node, app.listen_port).to_uri());
+            return match &p.data {
+                Some(d) => iced::clipboard::write(d.link.to_uri()),
+                None => Task::none(),
+            };
         }
         Msg::Accept(id) => {
             return app.runner.spawn(move |store| {
@@ -370,7 +365,8 @@ mod tests {
         .unwrap();
         carebook_sync::clinic::profile::ensure(&store.writer(), "Riverside Practice").unwrap();
         let node = Node::new(identity, store, "Front desk").unwrap();
-        let link = PairingLink::parse(&pairing_link(&node, 7462).to_uri()).unwrap();
+        let loaded = load(&node.store, &node.identity.id, 7462).unwrap();
+        let link = PairingLink::parse(&loaded.link.to_uri()).unwrap();
         assert_eq!(link.id, node.identity.id);
         assert_eq!(link.name, "Front desk");
         assert_eq!(link.clinic, "Riverside Practice");
@@ -378,6 +374,8 @@ mod tests {
             link.addresses.last(),
             Some(&"127.0.0.1:7462".parse().unwrap())
         );
-        assert!(pairing_qr(&node, 7462).is_some());
+        let mut screen = Peers::default();
+        screen.loaded(loaded);
+        assert!(screen.qr.is_some());
     }
 }
