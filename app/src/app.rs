@@ -1,122 +1,76 @@
-//! The desktop app's state, messages, update and view. Screens live in `screen/`; this module
-//! owns navigation, the person at the keyboard, keyboard shortcuts and the live refresh that
-//! shows changes made elsewhere (another computer, the sqlite3 shell) without touching what
-//! the user is typing.
+//! The desktop app's top level: which screen is open, navigation (Back, shortcuts), the person
+//! at the keyboard, and the bars around the screens. Each screen in `screen/` owns its state,
+//! messages, update and view and reports upward with an `Event`; this module maps those events
+//! to navigation and tells the open screen when committed changes were announced, so changes
+//! made elsewhere (another computer, the sqlite3 shell) show without touching what is typed.
 
-use carebook_sync::clinic::appointments::{Appointment, Status};
-use carebook_sync::clinic::search::Hit;
-use carebook_sync::clinic::staff::Staff;
-use carebook_sync::clinic::visits::Visit;
-use carebook_sync::clinic::{self, Actor};
-use carebook_sync::identity::Keyring;
+use std::sync::Arc;
+use std::time::Duration;
+
+use carebook_sync::clinic::staff::{self, Staff};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::Summary;
 use iced::keyboard::{self, key::Named, Key};
 use iced::widget::{column, container, operation};
 use iced::{Element, Fill, Subscription, Task, Theme};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crate::backend::Runner;
-use crate::screen::{self, form::PatientForm, patient::PatientPage, visit::VisitEditor};
+use crate::context::{Context, Folders};
+use crate::nav::{Event, Route, Setup};
+use crate::screen::{
+    about, backups, first_run, form, patient, patients, peers, scan, today, visit,
+};
 use crate::theme;
-
-/// Where the user is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    Patients,
-    Patient(String),
-    NewPatient,
-    EditPatient(String),
-    Today,
-    Visit(String),
-    Peers,
-    Backups,
-    About,
-    Scan,
-}
 
 /// What the current screen holds.
 #[derive(Debug)]
 pub enum Screen {
-    FirstRun(screen::first_run::FirstRun),
+    FirstRun(first_run::FirstRun),
+    /// The patient list (its state is `App::patients`, kept across routes).
     Patients,
-    Patient(Box<PatientPage>),
-    Form(Box<PatientForm>),
-    Today(Vec<Appointment>),
-    Visit(Box<VisitEditor>),
-    Peers(Box<screen::peers::Peers>),
-    Backups(Box<screen::backups::Backups>),
-    About(Box<screen::about::About>),
-    Scan(Box<screen::scan::Scan>),
-}
-
-/// Where this instance keeps its files, and whether its secrets may go to the OS keyring.
-#[derive(Debug, Clone)]
-pub struct Folders {
-    pub data: PathBuf,
-    /// Where the log files go (None: only stderr, as in tests).
-    pub logs: Option<PathBuf>,
-    pub keyring: Keyring,
-}
-
-/// How a computer with no records yet is being set up, after the first question.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Setup {
-    /// Pairing with a computer of the clinic; the records arrive once it accepts.
-    Join,
-    /// Restoring the clinic's records from a backup.
-    Restore,
+    Patient(Box<patient::PatientPage>),
+    Form(Box<form::PatientForm>),
+    Today(today::Today),
+    Visit(Box<visit::VisitEditor>),
+    Peers(Box<peers::Peers>),
+    Backups(Box<backups::Backups>),
+    About(Box<about::About>),
+    Scan(Box<scan::Scan>),
 }
 
 #[derive(Debug, Clone)]
 pub enum Message {
-    // Results of database work.
+    // The screens' own messages.
+    FirstRun(first_run::Msg),
+    Patients(patients::Msg),
+    Patient(patient::Msg),
+    Form(form::Msg),
+    Today(today::Msg),
+    Visit(visit::Msg),
+    Peers(peers::Msg),
+    Backups(backups::Msg),
+    About(about::Msg),
+    Scan(scan::Msg),
+    // What the app itself hears.
     StaffLoaded(Result<Vec<Staff>, String>),
-    Hits(u64, Result<Vec<Hit>, String>),
-    PatientLoaded(Result<Box<screen::patient::Loaded>, String>),
-    DayLoaded(Result<Vec<Appointment>, String>),
-    VisitLoaded(Result<Box<(Visit, String)>, String>),
-    FormLoaded(Result<Box<clinic::patients::Patient>, String>),
-    FormSaved(Result<String, screen::form::SaveError>),
-    Done(Result<Option<Route>, String>),
-    Version(i64),
-    Failed(String),
-    Notice(String),
-    PeersLoaded(Result<Box<screen::peers::Loaded>, String>),
+    /// Committed changes were announced (by this window, a merge or another program); the
+    /// database's version as of then.
+    Changed(i64),
     Sync(Summary),
+    /// The automatic backup ran or was not due; whether backups are overdue.
+    BackupsOverdue(bool),
+    BackupCheck,
     // Navigation, keyboard, top bar.
     Go(Route),
     Back,
+    StartOver,
     FocusSearch,
     FocusNext,
     FocusPrevious,
-    Tick,
     Frame,
     SwitchStaff(Staff),
     ToggleTheme,
-    // Screens.
-    SearchChanged(String),
-    OpenFirstHit,
-    Form(screen::form::Msg),
-    Patient(screen::patient::Msg),
-    SetStatus(String, Status),
-    Visit(screen::visit::Msg),
-    FirstRun(screen::first_run::Msg),
-    Peers(screen::peers::Msg),
-    Backups(screen::backups::Msg),
-    /// The automatic backup ran or was not due; whether backups are overdue.
-    BackupsOverdue(bool),
-    About(screen::about::Msg),
-    Scan(screen::scan::Msg),
 }
-
-/// The search box's id (Ctrl+F focuses it).
-pub const SEARCH: &str = "search";
-
-/// How many results the patient list shows.
-const RESULTS: usize = 50;
 
 /// How often the app looks whether an automatic backup is due.
 const BACKUP_CHECK: Duration = Duration::from_secs(60);
@@ -130,11 +84,11 @@ pub struct App {
     pub route: Route,
     trail: Vec<Route>,
     pub screen: Screen,
-    pub search: String,
-    pub hits: Vec<Hit>,
-    search_generation: u64,
+    /// The patient list's search, kept while other screens are open.
+    pub patients: patients::Patients,
     pub notice: Option<String>,
     pub dark: bool,
+    /// The database's version when the screen last heard of changes (-1: not yet).
     db_version: i64,
     /// Print first-frame facts and exit (the benchmark's probe).
     pub probe: bool,
@@ -148,9 +102,41 @@ pub struct App {
     pub setup: Option<Setup>,
     /// No good backup for longer than the schedule allows (the top bar warns).
     pub backups_overdue: bool,
-    backup_checked: Option<Instant>,
     /// The camera the Scan view reads codes with (a list of pictures in tests).
-    pub camera: screen::scan::OpenCamera,
+    pub camera: scan::OpenCamera,
+}
+
+/// What screens may read, borrowed field by field from the app (so the open screen, also a
+/// field, can be updated beside it).
+macro_rules! context {
+    ($app:ident) => {
+        Context {
+            runner: &$app.runner,
+            me: $app.me.as_ref(),
+            staff: &$app.staff,
+            device_id: &$app.device_id,
+            node: $app.node.as_ref(),
+            listen_port: $app.listen_port,
+            folders: &$app.folders,
+        }
+    };
+}
+
+/// Runs a screen's update with the app's context, maps its task into the app's messages and
+/// turns its event into navigation.
+macro_rules! on_screen {
+    ($app:ident, $variant:ident, $msg:expr, |$s:ident, $ctx:ident| $update:expr) => {{
+        let ctx = context!($app);
+        let (task, event) = match &mut $app.screen {
+            Screen::$variant($s) => {
+                let $ctx = &ctx;
+                $update
+            }
+            _ => return Task::none(),
+        };
+        let task = task.map(Message::$variant);
+        $app.follow(task, event)
+    }};
 }
 
 impl App {
@@ -161,8 +147,13 @@ impl App {
         listen_port: u16,
         folders: Folders,
     ) -> (App, Task<Message>) {
-        let device_id = clinic::device_id(&runner.store().writer()).unwrap_or_default();
-        let mut app = App {
+        let device_id = runner
+            .store()
+            .reader()
+            .ok()
+            .and_then(|db| carebook_sync::clinic::device_id(&db).ok())
+            .unwrap_or_default();
+        let app = App {
             runner,
             staff: Vec::new(),
             me: None,
@@ -170,9 +161,7 @@ impl App {
             route: Route::Patients,
             trail: Vec::new(),
             screen: Screen::Patients,
-            search: String::new(),
-            hits: Vec::new(),
-            search_generation: 0,
+            patients: patients::Patients::default(),
             notice: None,
             dark: false,
             db_version: -1,
@@ -183,84 +172,16 @@ impl App {
             folders,
             setup: None,
             backups_overdue: false,
-            backup_checked: None,
-            camera: screen::scan::OpenCamera::webcam(),
+            camera: scan::OpenCamera::webcam(),
         };
-        let task = app.load_staff();
+        let task = Task::batch([app.load_staff(), app.backup_check()]);
         (app, task)
     }
 
-    /// Who is acting, for a write.
-    pub fn actor(&self) -> Option<Actor> {
-        self.me.as_ref().map(|s| Actor {
-            staff_id: s.id.clone(),
-            device_id: self.device_id.clone(),
-        })
-    }
-
-    pub fn load_staff(&mut self) -> Task<Message> {
-        self.runner.spawn(|store| {
-            Message::StaffLoaded(clinic::staff::list(&store.writer()).map_err(|e| e.to_string()))
-        })
-    }
-
-    fn run_search(&mut self) -> Task<Message> {
-        self.search_generation += 1;
-        let (generation, query) = (self.search_generation, self.search.clone());
-        self.runner.spawn(move |store| {
-            let hits =
-                clinic::search::search(&store.writer(), &query, RESULTS).map_err(|e| e.to_string());
-            Message::Hits(generation, hits)
-        })
-    }
-
-    /// Reloads what the current screen shows.
-    pub fn reload(&mut self) -> Task<Message> {
-        self.load_route()
-    }
-
-    /// Loads what the current route shows (also after a change elsewhere). Forms keep what is
-    /// typed in them.
-    fn load_route(&mut self) -> Task<Message> {
-        match self.route.clone() {
-            Route::Patients => self.run_search(),
-            Route::Patient(id) => self.runner.spawn(move |store| {
-                Message::PatientLoaded(screen::patient::load(store, &id).map(Box::new))
-            }),
-            Route::Today => self.runner.spawn(|store| {
-                let today = chrono::Local::now().format("%Y-%m-%d").to_string();
-                Message::DayLoaded(
-                    clinic::appointments::day(&store.writer(), &today).map_err(|e| e.to_string()),
-                )
-            }),
-            Route::Visit(id) => self.runner.spawn(move |store| {
-                let db = store.writer();
-                let r = clinic::visits::get(&db, &id).and_then(|v| {
-                    let p = clinic::patients::get(&db, &v.patient_id)?;
-                    Ok(Box::new((v, p.display_name())))
-                });
-                Message::VisitLoaded(r.map_err(|e| e.to_string()))
-            }),
-            Route::NewPatient | Route::About => Task::none(),
-            Route::Scan => screen::scan::start(self),
-            Route::Peers => {
-                let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
-                    return Task::none();
-                };
-                let port = self.listen_port;
-                self.runner.spawn(move |store| {
-                    Message::PeersLoaded(screen::peers::load(store, &me, port).map(Box::new))
-                })
-            }
-            Route::Backups => screen::backups::reload(self),
-            Route::EditPatient(id) => self.runner.spawn(move |store| {
-                Message::FormLoaded(
-                    clinic::patients::get(&store.writer(), &id)
-                        .map(Box::new)
-                        .map_err(|e| e.to_string()),
-                )
-            }),
-        }
+    pub fn load_staff(&self) -> Task<Message> {
+        self.runner
+            .read(|db| staff::list(db).map_err(|e| e.to_string()))
+            .map(Message::StaffLoaded)
     }
 
     /// Opens a route, remembering where we were for Back (Esc).
@@ -281,33 +202,76 @@ impl App {
         self.show(route)
     }
 
-    /// Shows a route with a fresh screen and loads its data.
+    /// Shows a route with a fresh screen, which loads what it shows.
     fn show(&mut self, route: Route) -> Task<Message> {
         self.route = route.clone();
         self.notice = None;
-        self.screen = match &route {
-            Route::Patients => Screen::Patients,
-            Route::NewPatient | Route::EditPatient(_) => Screen::Form(Box::default()),
-            Route::Patient(_) => Screen::Patient(Box::default()),
-            Route::Today => Screen::Today(Vec::new()),
-            Route::Visit(_) => Screen::Visit(Box::default()),
-            Route::Peers => Screen::Peers(Box::default()),
-            Route::Backups => Screen::Backups(Box::default()),
-            Route::About => Screen::About(Box::new(screen::about::About::open(self))),
-            Route::Scan => Screen::Scan(Box::default()),
-        };
-        let load = self.load_route();
-        match route {
-            Route::Patients => Task::batch([load, operation::focus(SEARCH)]),
-            Route::NewPatient | Route::EditPatient(_) => {
-                Task::batch([load, operation::focus(screen::form::first_field())])
+        let restoring = self.setup == Some(Setup::Restore);
+        let (node, camera) = (self.node.clone(), self.camera.clone());
+        let ctx = context!(self);
+        let (screen, task) = match route {
+            Route::Patients => {
+                let task = self.patients.open(&ctx).map(Message::Patients);
+                (Screen::Patients, task)
             }
-            _ => load,
+            Route::NewPatient => opened(
+                form::PatientForm::open(None, &ctx),
+                Screen::Form,
+                Message::Form,
+            ),
+            Route::EditPatient(id) => opened(
+                form::PatientForm::open(Some(id), &ctx),
+                Screen::Form,
+                Message::Form,
+            ),
+            Route::Patient(id) => opened(
+                patient::PatientPage::open(id, &ctx),
+                Screen::Patient,
+                Message::Patient,
+            ),
+            Route::Today => {
+                let t = today::Today::default();
+                let task = t.refresh(&ctx).map(Message::Today);
+                (Screen::Today(t), task)
+            }
+            Route::Visit(id) => opened(
+                visit::VisitEditor::open(id, &ctx),
+                Screen::Visit,
+                Message::Visit,
+            ),
+            Route::Peers => opened(peers::Peers::open(&ctx), Screen::Peers, Message::Peers),
+            Route::Backups => opened(
+                backups::Backups::open(restoring, &ctx),
+                Screen::Backups,
+                Message::Backups,
+            ),
+            Route::About => (
+                Screen::About(Box::new(about::About::open(&ctx))),
+                Task::none(),
+            ),
+            Route::Scan => opened(scan::Scan::open(node, camera), Screen::Scan, Message::Scan),
+        };
+        self.screen = screen;
+        task
+    }
+
+    /// Tells the open screen that records changed; each keeps what is typed in it.
+    fn refresh(&mut self) -> Task<Message> {
+        let ctx = context!(self);
+        match &mut self.screen {
+            Screen::Patients => self.patients.refresh(&ctx).map(Message::Patients),
+            Screen::Patient(p) => p.refresh(&ctx).map(Message::Patient),
+            Screen::Form(f) => f.refresh(&ctx).map(Message::Form),
+            Screen::Today(t) => t.refresh(&ctx).map(Message::Today),
+            Screen::Visit(v) => v.refresh(&ctx).map(Message::Visit),
+            Screen::Peers(p) => p.refresh(&ctx).map(Message::Peers),
+            Screen::Backups(b) => b.refresh(&ctx).map(Message::Backups),
+            Screen::FirstRun(_) | Screen::About(_) | Screen::Scan(_) => Task::none(),
         }
     }
 
     /// After the first question: joining (pairing) or restoring (a backup), with no staff yet.
-    pub fn begin(&mut self, setup: Setup, route: Route) -> Task<Message> {
+    fn begin(&mut self, setup: Setup) -> Task<Message> {
         if setup == Setup::Join && self.node.is_none() {
             self.notice = Some(
                 "This window runs without the network, so it cannot join a clinic; restart Carebook with the network on".into(),
@@ -316,7 +280,10 @@ impl App {
         }
         self.setup = Some(setup);
         self.trail.clear();
-        self.show(route)
+        self.show(match setup {
+            Setup::Join => Route::Peers,
+            Setup::Restore => Route::Backups,
+        })
     }
 
     /// Back to the first question, from joining or restoring.
@@ -339,150 +306,94 @@ impl App {
         }
     }
 
+    /// A screen's task, and what its event asks of the app.
+    fn follow(&mut self, task: Task<Message>, event: Option<Event>) -> Task<Message> {
+        let next = match event {
+            None => return task,
+            Some(Event::Open(route)) => self.go(route),
+            Some(Event::Replace(route)) => self.show(route),
+            Some(Event::Back) => self.back(),
+            Some(Event::Notice(n)) => {
+                self.notice = Some(n);
+                Task::none()
+            }
+            Some(Event::Begin(setup)) => self.begin(setup),
+            Some(Event::Started) => self.load_staff(),
+        };
+        Task::batch([task, next])
+    }
+
+    fn staff_loaded(&mut self, staff: Vec<Staff>) -> Task<Message> {
+        self.staff = staff;
+        if let Some(me) = &self.me {
+            self.me = self.staff.iter().find(|s| s.id == me.id).cloned();
+        }
+        if self.me.is_none() {
+            self.me = self.staff.first().cloned();
+        }
+        if self.me.is_none() {
+            // Joining or restoring: stay there until the records (and staff) arrive.
+            if self.setup.is_none() {
+                self.screen = Screen::FirstRun(Default::default());
+            }
+            return Task::none();
+        }
+        let was_set_up = self.setup.take().is_some();
+        if was_set_up || matches!(self.screen, Screen::FirstRun(_)) || self.db_version < 0 {
+            self.db_version = self.db_version.max(0);
+            self.trail.clear();
+            return Task::batch([self.show(Route::Patients), self.backup_check()]);
+        }
+        Task::none()
+    }
+
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
-            Message::StaffLoaded(Ok(staff)) => {
-                self.staff = staff;
-                if let Some(me) = &self.me {
-                    self.me = self.staff.iter().find(|s| s.id == me.id).cloned();
-                }
-                if self.me.is_none() {
-                    self.me = self.staff.first().cloned();
-                }
-                if self.me.is_none() {
-                    // Joining or restoring: stay there until the records (and staff) arrive.
-                    if self.setup.is_none() {
-                        self.screen = Screen::FirstRun(Default::default());
-                    }
-                    return Task::none();
-                }
-                let was_set_up = self.setup.take().is_some();
-                if was_set_up || matches!(self.screen, Screen::FirstRun(_)) || self.db_version < 0 {
-                    self.screen = Screen::Patients;
-                    self.route = Route::Patients;
-                    return Task::batch([self.load_route(), operation::focus(SEARCH)]);
-                }
+            Message::FirstRun(m) => on_screen!(self, FirstRun, m, |s, ctx| s.update(m, ctx)),
+            Message::Patients(m) => {
+                let ctx = context!(self);
+                let (task, event) = self.patients.update(m, &ctx);
+                let task = task.map(Message::Patients);
+                self.follow(task, event)
+            }
+            Message::Patient(m) => on_screen!(self, Patient, m, |s, ctx| s.update(m, ctx)),
+            Message::Form(m) => on_screen!(self, Form, m, |s, ctx| s.update(m, ctx)),
+            Message::Today(m) => on_screen!(self, Today, m, |s, ctx| s.update(m, ctx)),
+            Message::Visit(m) => on_screen!(self, Visit, m, |s, ctx| s.update(m, ctx)),
+            Message::Peers(m) => on_screen!(self, Peers, m, |s, ctx| s.update(m, ctx)),
+            Message::Backups(m) => on_screen!(self, Backups, m, |s, ctx| s.update(m, ctx)),
+            Message::About(m) => on_screen!(self, About, m, |s, _ctx| (s.update(m), None)),
+            Message::Scan(m) => on_screen!(self, Scan, m, |s, _ctx| s.update(m)),
+            Message::StaffLoaded(Ok(staff)) => self.staff_loaded(staff),
+            Message::StaffLoaded(Err(e)) => {
+                self.notice = Some(e);
                 Task::none()
             }
-            Message::Hits(generation, Ok(hits)) => {
-                // A slower, older search must not overwrite a newer one.
-                if generation == self.search_generation {
-                    self.hits = hits;
+            Message::Changed(version) => {
+                let sync = self.load_sync();
+                if version == self.db_version {
+                    // Only how the computers are connected moved.
+                    let peers = match &self.screen {
+                        Screen::Peers(_) => self.refresh(),
+                        _ => Task::none(),
+                    };
+                    return Task::batch([sync, peers]);
                 }
-                Task::none()
-            }
-            Message::PatientLoaded(Ok(loaded)) => {
-                if let Screen::Patient(page) = &mut self.screen {
-                    page.loaded(*loaded, &self.staff);
+                self.db_version = version;
+                if matches!(self.screen, Screen::FirstRun(_)) {
+                    return sync;
                 }
-                Task::none()
-            }
-            Message::DayLoaded(Ok(day)) => {
-                if let Screen::Today(list) = &mut self.screen {
-                    *list = day;
-                }
-                Task::none()
-            }
-            Message::VisitLoaded(Ok(loaded)) => {
-                if let Screen::Visit(editor) = &mut self.screen {
-                    let (visit, name) = *loaded;
-                    editor.loaded(visit, name);
-                }
-                Task::none()
-            }
-            Message::FormLoaded(Ok(patient)) => {
-                if let Screen::Form(form) = &mut self.screen {
-                    form.edit(*patient);
-                }
-                Task::none()
-            }
-            Message::FormSaved(result) => {
-                let Screen::Form(form) = &mut self.screen else {
-                    return Task::none();
-                };
-                match result {
-                    // The saved patient's page replaces the form (Back skips it).
-                    Ok(id) => {
-                        self.nudge_peers();
-                        self.show(Route::Patient(id))
-                    }
-                    Err(e) => {
-                        form.failed(e);
-                        Task::none()
-                    }
-                }
-            }
-            Message::PeersLoaded(Ok(loaded)) => {
-                if let Screen::Peers(p) = &mut self.screen {
-                    p.loaded(*loaded);
-                }
-                Task::none()
+                Task::batch([sync, self.load_staff(), self.refresh()])
             }
             Message::Sync(summary) => {
                 self.sync = summary;
                 Task::none()
             }
-            Message::Notice(n) => {
-                self.notice = Some(n);
-                self.load_route()
-            }
-            Message::Done(Ok(next)) => {
-                self.nudge_peers();
-                match next {
-                    Some(route) => self.go(route),
-                    None => self.load_route(),
-                }
-            }
-            Message::StaffLoaded(Err(e))
-            | Message::Hits(_, Err(e))
-            | Message::PatientLoaded(Err(e))
-            | Message::DayLoaded(Err(e))
-            | Message::PeersLoaded(Err(e))
-            | Message::VisitLoaded(Err(e))
-            | Message::FormLoaded(Err(e))
-            | Message::Done(Err(e))
-            | Message::Failed(e) => {
-                self.notice = Some(e);
-                Task::none()
-            }
-            Message::Version(v) => {
-                if v == self.db_version {
-                    return Task::none();
-                }
-                let first = self.db_version < 0;
-                self.db_version = v;
-                if first || matches!(self.screen, Screen::FirstRun(_)) {
-                    return Task::none();
-                }
-                // Something changed (here or elsewhere): refresh lists and pages, not forms.
-                Task::batch([self.load_staff(), self.load_route()])
-            }
             Message::BackupsOverdue(overdue) => {
                 self.backups_overdue = overdue;
                 Task::none()
             }
-            Message::Tick => {
-                let version = self.runner.spawn(|store| {
-                    let v = carebook_sync::store::db_version(&store.writer());
-                    v.map(Message::Version)
-                        .unwrap_or_else(|e| Message::Failed(e.to_string()))
-                });
-                let version = Task::batch([version, self.backup_check()]);
-                let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
-                    return version;
-                };
-                let sync = self.runner.spawn(move |store| {
-                    let summary = carebook_sync::net::roster::summary(&store.writer(), &me);
-                    Message::Sync(summary.unwrap_or_default())
-                });
-                // Connection states change without touching records: refresh that screen too.
-                let peers = if self.route == Route::Peers {
-                    self.load_route()
-                } else {
-                    Task::none()
-                };
-                Task::batch([version, sync, peers])
-            }
+            Message::BackupCheck => self.backup_check(),
             Message::Frame => {
                 if !self.probe {
                     return Task::none();
@@ -493,11 +404,12 @@ impl App {
             }
             Message::Go(route) => self.go(route),
             Message::Back => self.back(),
+            Message::StartOver => self.question(),
             Message::FocusSearch => {
                 if self.route != Route::Patients {
                     self.go(Route::Patients)
                 } else {
-                    operation::focus(SEARCH)
+                    operation::focus(patients::SEARCH)
                 }
             }
             Message::FocusNext => operation::focus_next(),
@@ -511,66 +423,28 @@ impl App {
                 self.dark = !self.dark;
                 Task::none()
             }
-            Message::SearchChanged(q) => {
-                self.search = q;
-                self.run_search()
-            }
-            Message::OpenFirstHit => match self.hits.first() {
-                Some(h) => self.go(Route::Patient(h.id.clone())),
-                None => Task::none(),
-            },
-            Message::Form(msg) => screen::form::update(self, msg),
-            Message::Patient(msg) => screen::patient::update(self, msg),
-            Message::Visit(msg) => screen::visit::update(self, msg),
-            Message::FirstRun(screen::first_run::Msg::Question) if self.setup.is_some() => {
-                self.question()
-            }
-            Message::FirstRun(msg) => screen::first_run::update(self, msg),
-            Message::Peers(msg) => screen::peers::update(self, msg),
-            Message::Backups(msg) => screen::backups::update(self, msg),
-            Message::About(msg) => screen::about::update(self, msg),
-            Message::Scan(msg) => screen::scan::update(self, msg),
-            Message::SetStatus(id, status) => {
-                let Some(actor) = self.actor() else {
-                    return Task::none();
-                };
-                self.runner.spawn(move |store| {
-                    let r = clinic::appointments::set_status(&store.writer(), &actor, &id, status);
-                    Message::Done(r.map(|()| None).map_err(|e| e.to_string()))
-                })
-            }
         }
     }
 
-    /// Runs the automatic backup when one is due (checked once a minute, once the clinic is
+    /// How the other computers are connected, for the status line.
+    fn load_sync(&self) -> Task<Message> {
+        let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
+            return Task::none();
+        };
+        self.runner
+            .read(move |db| carebook_sync::net::roster::summary(db, &me).map_err(|e| e.to_string()))
+            .map(|s| Message::Sync(s.unwrap_or_default()))
+    }
+
+    /// Runs the automatic backup when one is due (looked at once a minute, once the clinic is
     /// set up).
-    fn backup_check(&mut self) -> Task<Message> {
-        if self.me.is_none()
-            || self
-                .backup_checked
-                .is_some_and(|t| t.elapsed() < BACKUP_CHECK)
-        {
+    fn backup_check(&self) -> Task<Message> {
+        if self.me.is_none() {
             return Task::none();
         }
-        self.backup_checked = Some(Instant::now());
         let folders = self.folders.clone();
         self.runner
-            .spawn(move |store| screen::backups::scheduled(store, &folders))
-    }
-
-    /// Local records changed: let the replication sessions send them now.
-    fn nudge_peers(&self) {
-        if let Some(node) = &self.node {
-            node.local_change();
-        }
-    }
-
-    /// Runs queued messages until none are left (inline runner, for tests).
-    #[cfg(test)]
-    pub fn settle(&mut self) {
-        while let Some(m) = self.runner.next_message() {
-            let _ = self.update(m);
-        }
+            .spawn(move |store| Message::BackupsOverdue(backups::scheduled(store, &folders)))
     }
 
     pub fn theme(&self) -> Theme {
@@ -593,13 +467,15 @@ impl App {
         let progress = match &self.screen {
             Screen::Backups(b) if b.running.is_some() => {
                 iced::time::every(Duration::from_millis(100))
-                    .map(|_| Message::Backups(screen::backups::Msg::Progress))
+                    .map(|_| Message::Backups(backups::Msg::Progress))
             }
             _ => Subscription::none(),
         };
         Subscription::batch([
             probe,
             progress,
+            crate::changes::subscription(self.runner.store().clone()).map(Message::Changed),
+            iced::time::every(BACKUP_CHECK).map(|_| Message::BackupCheck),
             keyboard::listen().filter_map(shortcut),
             iced::event::listen_with(|event, _status, _window| match event {
                 iced::Event::Keyboard(keyboard::Event::KeyPressed {
@@ -608,7 +484,6 @@ impl App {
                 }) => Some(Message::Back),
                 _ => None,
             }),
-            iced::time::every(iced::time::Duration::from_millis(700)).map(|_| Message::Tick),
         ])
     }
 
@@ -617,15 +492,15 @@ impl App {
             Screen::FirstRun(f) => {
                 return column![self.notice_bar(), f.view().map(Message::FirstRun)].into()
             }
-            Screen::Patients => screen::patients::view(self),
-            Screen::Patient(page) => page.view(self),
+            Screen::Patients => self.patients.view().map(Message::Patients),
+            Screen::Patient(page) => page.view().map(Message::Patient),
             Screen::Form(form) => form.view().map(Message::Form),
-            Screen::Today(day) => screen::today::view(day),
+            Screen::Today(day) => day.view().map(Message::Today),
             Screen::Visit(editor) => editor.view().map(Message::Visit),
-            Screen::Peers(p) => p.view(self),
-            Screen::Backups(b) => b.view(self),
+            Screen::Peers(p) => p.view().map(Message::Peers),
+            Screen::Backups(b) => b.view().map(Message::Backups),
             Screen::About(a) => a.view().map(Message::About),
-            Screen::Scan(s) => s.view(self),
+            Screen::Scan(s) => s.view().map(Message::Scan),
         };
         let top = match self.setup {
             Some(setup) => self.setup_bar(setup),
@@ -638,6 +513,18 @@ impl App {
         ]
         .into()
     }
+}
+
+/// A newly opened screen in its place, and its first task in the app's messages.
+fn opened<S, M>(
+    (state, task): (S, Task<M>),
+    screen: impl FnOnce(Box<S>) -> Screen,
+    message: impl Fn(M) -> Message + Send + 'static,
+) -> (Screen, Task<Message>)
+where
+    M: Send + 'static,
+{
+    (screen(Box::new(state)), task.map(message))
 }
 
 /// Keyboard shortcuts that widgets did not take (Escape is handled apart: a focused text box

@@ -1,67 +1,56 @@
-//! Runs database work off the UI thread. A job is a function of the store that returns the
-//! message carrying its result; the app hands jobs here and never touches SQL itself. In tests
-//! jobs run at once and their messages queue up, so the same code is exercised without a
-//! window or an executor.
+//! Runs database work off the window's thread. A job is a function of the store (or of a
+//! read-only connection) that returns the message carrying its result; screens hand jobs
+//! here and never touch SQL themselves. Reads go to reader connections, so they never wait
+//! for the single writer.
 
-#[cfg(test)]
-use std::collections::VecDeque;
 use std::sync::Arc;
 
-use carebook_sync::store::Store;
+use carebook_sync::store::{CrrConnection, Store};
 use iced::Task;
 
-use crate::app::Message;
-
-/// Where jobs run.
-#[derive(Debug)]
-pub enum Runner {
-    /// On tokio's blocking pool; results come back as messages.
-    Background(Arc<Store>),
-    /// Right away, results queued (tests).
-    #[cfg(test)]
-    Inline(Arc<Store>, VecDeque<Message>),
+/// Where jobs run: tokio's blocking pool, over one store.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    store: Arc<Store>,
 }
 
 impl Runner {
+    pub fn new(store: Arc<Store>) -> Runner {
+        Runner { store }
+    }
+
     pub fn store(&self) -> &Arc<Store> {
-        match self {
-            Runner::Background(s) => s,
-            #[cfg(test)]
-            Runner::Inline(s, _) => s,
-        }
+        &self.store
     }
 
-    /// Runs `job` with the store; its message arrives through `update`.
-    pub fn spawn(&mut self, job: impl FnOnce(&Store) -> Message + Send + 'static) -> Task<Message> {
-        match self {
-            Runner::Background(store) => {
-                let store = store.clone();
-                Task::perform(
-                    async move {
-                        tokio::task::spawn_blocking(move || job(&store))
-                            .await
-                            .unwrap_or_else(|e| {
-                                Message::Failed(format!("a background task failed: {e}"))
-                            })
-                    },
-                    |m| m,
-                )
+    /// Runs `job` with the store (writes take its writer); its message comes back as the
+    /// task's output.
+    pub fn spawn<M: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Store) -> M + Send + 'static,
+    ) -> Task<M> {
+        let store = self.store.clone();
+        Task::future(async move {
+            match tokio::task::spawn_blocking(move || job(&store)).await {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::error!("a background job failed: {e}");
+                    None
+                }
             }
-            #[cfg(test)]
-            Runner::Inline(store, queue) => {
-                let m = job(store);
-                queue.push_back(m);
-                Task::none()
-            }
-        }
+        })
+        .and_then(Task::done)
     }
 
-    /// The next queued message (inline runner only).
-    #[cfg(test)]
-    pub fn next_message(&mut self) -> Option<Message> {
-        match self {
-            Runner::Inline(_, queue) => queue.pop_front(),
-            Runner::Background(_) => None,
-        }
+    /// Runs a read with a read-only connection: it sees the last committed state and never
+    /// waits for the writer.
+    pub fn read<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&CrrConnection) -> Result<T, String> + Send + 'static,
+    ) -> Task<Result<T, String>> {
+        self.spawn(move |store| {
+            let reader = store.reader().map_err(|e| e.to_string())?;
+            job(&reader)
+        })
     }
 }

@@ -5,8 +5,9 @@
 use iced::widget::{button, container, pick_list, row, space, text, tooltip};
 use iced::{Center, Element, Fill};
 
-use crate::app::{App, Message, Route, Setup};
-use crate::{clock, screen, theme};
+use crate::app::{App, Message};
+use crate::nav::{Route, Setup};
+use crate::{clock, theme};
 
 /// A small framed tip under what it explains.
 fn tip<'a>(what: impl Into<Element<'a, Message>>, tip: &'a str) -> tooltip::Tooltip<'a, Message> {
@@ -103,7 +104,7 @@ impl App {
             space::horizontal(),
             button(text("Start over"))
                 .style(button::secondary)
-                .on_press(Message::FirstRun(screen::first_run::Msg::Question)),
+                .on_press(Message::StartOver),
         ]
         .spacing(12)
         .align_y(Center)

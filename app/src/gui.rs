@@ -12,8 +12,9 @@ use carebook_sync::net::discovery::Scope;
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
 
-use crate::app::{App, Folders};
+use crate::app::App;
 use crate::backend::Runner;
+use crate::context::Folders;
 use crate::theme;
 
 /// How many made-up patients `--demo` adds.
@@ -55,7 +56,7 @@ pub fn run(
     let mut app = iced::application(
         move || {
             let (mut app, task) = App::new(
-                Runner::Background(store.clone()),
+                Runner::new(store.clone()),
                 node.clone(),
                 port,
                 folders.clone(),

@@ -10,18 +10,23 @@ use clap::{Parser, Subcommand};
 mod app;
 mod backend;
 mod bars;
+mod changes;
 mod cli;
 mod cli_backup;
 mod cli_pair_image;
 mod cli_schedule;
 mod clock;
+mod context;
 mod dialogs;
 mod facts;
 mod gui;
 mod logs;
+mod nav;
 mod probe;
 mod screen;
 mod status;
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

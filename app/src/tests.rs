@@ -1,8 +1,7 @@
 //! The app's flows without a window: build `App` over a real database file, send messages,
-//! run the database jobs inline, and look at the state. Plus iced_test simulator runs that
+//! run the tasks they return, and look at the state. Plus iced_test simulator runs that
 //! click and type through creating and finding a patient.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use carebook_sync::clinic::appointments::Status;
@@ -13,23 +12,15 @@ use carebook_sync::store::{schema, Store};
 use iced::keyboard::{self, key::Named, Key, Modifiers};
 use iced::widget::text_editor;
 
-use crate::app::{shortcut, App, Message, Route, Screen};
-use crate::backend::Runner;
-use crate::screen::{form, patient, visit};
-
-/// A test instance's folders: the temporary data folder, secrets in files.
-pub fn folders(dir: &std::path::Path) -> crate::app::Folders {
-    crate::app::Folders {
-        data: dir.to_path_buf(),
-        logs: None,
-        keyring: carebook_sync::identity::Keyring::Off,
-    }
-}
+use crate::app::{shortcut, Message, Screen};
+use crate::nav::Route;
+use crate::screen::{form, patient, patients, today, visit};
+use crate::testing::Window;
 
 struct Harness {
     _dir: tempfile::TempDir,
     store: Arc<Store>,
-    app: App,
+    w: Window,
 }
 
 impl Harness {
@@ -42,32 +33,39 @@ impl Harness {
             clinic::staff::add(&db, "Rita Front", Role::Receptionist).unwrap();
             clinic::staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap();
         }
-        let (app, _) = App::new(
-            Runner::Inline(store.clone(), VecDeque::new()),
-            None,
-            0,
-            folders(dir.path()),
-        );
+        let w = Window::new(store.clone(), None, dir.path());
         let mut h = Harness {
             _dir: dir,
             store,
-            app,
+            w,
         };
-        h.app.settle();
-        let rita = h
-            .app
-            .staff
-            .iter()
-            .find(|s| s.role == Role::Receptionist)
-            .cloned()
-            .unwrap();
+        let rita =
+            h.w.app
+                .staff
+                .iter()
+                .find(|s| s.role == Role::Receptionist)
+                .cloned()
+                .unwrap();
         h.send(Message::SwitchStaff(rita));
         h
     }
 
     fn send(&mut self, m: Message) {
-        let _ = self.app.update(m);
-        self.app.settle();
+        self.w.send(m);
+    }
+
+    fn search(&mut self, q: &str) {
+        self.send(Message::Patients(patients::Msg::Query(q.into())));
+    }
+
+    fn hits(&self) -> Vec<&str> {
+        self.w
+            .app
+            .patients
+            .hits
+            .iter()
+            .map(|x| x.id.as_str())
+            .collect()
     }
 
     fn form(&mut self, m: form::Msg) {
@@ -81,7 +79,7 @@ impl Harness {
     }
 
     fn page(&self) -> &patient::Loaded {
-        match &self.app.screen {
+        match &self.w.app.screen {
             Screen::Patient(p) => p.data.as_ref().expect("page loaded"),
             other => panic!("not on a patient page: {other:?}"),
         }
@@ -91,9 +89,9 @@ impl Harness {
         self.send(Message::Go(Route::NewPatient));
         self.fill(given, family, dob);
         self.form(form::Msg::Save);
-        match &self.app.route {
+        match &self.w.app.route {
             Route::Patient(id) => id.clone(),
-            other => panic!("not saved: {other:?} ({:?})", self.app.screen),
+            other => panic!("not saved: {other:?} ({:?})", self.w.app.screen),
         }
     }
 }
@@ -104,7 +102,7 @@ fn create_validate_and_search() {
     h.send(Message::Go(Route::NewPatient));
     h.fill("Zoë", "", "1984-13-40");
     h.form(form::Msg::Save);
-    let Screen::Form(f) = &h.app.screen else {
+    let Screen::Form(f) = &h.w.app.screen else {
         panic!("left the form")
     };
     let bad: Vec<&str> = f.errors.iter().map(|e| e.field).collect();
@@ -113,7 +111,7 @@ fn create_validate_and_search() {
     h.form(form::Msg::Field("date_of_birth", "1984-03-27".into()));
     h.form(form::Msg::Field("allergies", "penicillin".into()));
     h.form(form::Msg::Save);
-    let id = match &h.app.route {
+    let id = match &h.w.app.route {
         Route::Patient(id) => id.clone(),
         r => panic!("{r:?}"),
     };
@@ -121,17 +119,14 @@ fn create_validate_and_search() {
     assert_eq!(h.page().history[0].field, "created");
     // Esc goes back to where we came from (the list), skipping the form.
     h.send(Message::Back);
-    assert_eq!(h.app.route, Route::Patients);
-    h.send(Message::SearchChanged("okaf".into()));
-    assert_eq!(
-        h.app.hits.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
-        [id.as_str()]
-    );
-    h.send(Message::SearchChanged("nobody".into()));
-    assert!(h.app.hits.is_empty());
-    h.send(Message::SearchChanged("zoe".into()));
-    h.send(Message::OpenFirstHit);
-    assert_eq!(h.app.route, Route::Patient(id));
+    assert_eq!(h.w.app.route, Route::Patients);
+    h.search("okaf");
+    assert_eq!(h.hits(), [id.as_str()]);
+    h.search("nobody");
+    assert!(h.hits().is_empty());
+    h.search("zoe");
+    h.send(Message::Patients(patients::Msg::OpenFirst));
+    assert_eq!(h.w.app.route, Route::Patient(id));
 }
 
 #[test]
@@ -141,12 +136,12 @@ fn duplicates_warn_then_merge_and_undo() {
     h.send(Message::Go(Route::NewPatient));
     h.fill("Jon", "Smyth", "1975-06-15");
     h.form(form::Msg::Save);
-    let Screen::Form(f) = &h.app.screen else {
+    let Screen::Form(f) = &h.w.app.screen else {
         panic!("left the form")
     };
     assert_eq!(f.duplicates.len(), 1, "warned before creating");
     h.form(form::Msg::SaveAnyway);
-    let second = match &h.app.route {
+    let second = match &h.w.app.route {
         Route::Patient(id) => id.clone(),
         r => panic!("{r:?}"),
     };
@@ -166,14 +161,14 @@ fn edit_is_recorded_in_history() {
     let mut h = Harness::new();
     let id = h.create("Kenji", "Tanaka", "1990-12-01");
     h.send(Message::Patient(patient::Msg::Edit));
-    assert_eq!(h.app.route, Route::EditPatient(id.clone()));
-    let Screen::Form(f) = &h.app.screen else {
+    assert_eq!(h.w.app.route, Route::EditPatient(id.clone()));
+    let Screen::Form(f) = &h.w.app.screen else {
         panic!()
     };
     assert_eq!(f.fields.family_name, "Tanaka", "the form holds the record");
     h.form(form::Msg::Field("phone", "020 7946 0958".into()));
     h.form(form::Msg::Save);
-    assert_eq!(h.app.route, Route::Patient(id));
+    assert_eq!(h.w.app.route, Route::Patient(id));
     let change = &h.page().history[0];
     assert_eq!(
         (change.field.as_str(), change.new_value.as_str()),
@@ -193,25 +188,27 @@ fn book_check_in_and_move_through_the_day() {
     assert_eq!(h.page().appointments.len(), 1);
     assert_eq!(h.page().appointments[0].clinician_name, "Dr Ada Osei");
     h.send(Message::Go(Route::Today));
-    let Screen::Today(day) = &h.app.screen else {
+    let Screen::Today(t) = &h.w.app.screen else {
         panic!()
     };
-    let appt = day[0].id.clone();
-    assert_eq!(day[0].patient_id, id);
-    h.send(Message::SetStatus(appt.clone(), Status::Seen));
+    let appt = t.day[0].id.clone();
+    assert_eq!(t.day[0].patient_id, id);
+    let set = |s: Status| Message::Today(today::Msg::SetStatus(appt.clone(), s));
+    h.send(set(Status::Seen));
     assert!(h
+        .w
         .app
         .notice
         .as_deref()
         .unwrap_or("")
         .contains("cannot become seen"));
     for s in [Status::Arrived, Status::InRoom, Status::Seen] {
-        h.send(Message::SetStatus(appt.clone(), s));
+        h.send(set(s));
     }
-    let Screen::Today(day) = &h.app.screen else {
+    let Screen::Today(t) = &h.w.app.screen else {
         panic!()
     };
-    assert_eq!(day[0].status, Status::Seen);
+    assert_eq!(t.day[0].status, Status::Seen);
 }
 
 #[test]
@@ -219,8 +216,8 @@ fn a_visit_note_is_written_finalised_and_amended() {
     let mut h = Harness::new();
     h.create("Farid", "Haddad", "1960-05-05");
     h.send(Message::Patient(patient::Msg::StartVisit));
-    let Route::Visit(visit_id) = h.app.route.clone() else {
-        panic!("{:?}", h.app.route)
+    let Route::Visit(visit_id) = h.w.app.route.clone() else {
+        panic!("{:?}", h.w.app.route)
     };
     let paste = |s: &str| text_editor::Action::Edit(text_editor::Edit::Paste(Arc::new(s.into())));
     h.send(Message::Visit(visit::Msg::Edit(
@@ -260,9 +257,8 @@ fn a_visit_note_is_written_finalised_and_amended() {
 #[test]
 fn changes_made_elsewhere_appear_without_losing_typing() {
     let mut h = Harness::new();
-    h.send(Message::Tick);
-    h.send(Message::SearchChanged("silva".into()));
-    assert!(h.app.hits.is_empty());
+    h.search("silva");
+    assert!(h.hits().is_empty());
     // Another program (or a merge from another computer) writes to the database.
     {
         let db = h.store.writer();
@@ -276,8 +272,8 @@ fn changes_made_elsewhere_appear_without_losing_typing() {
         };
         clinic::patients::create(&db, &actor, &f).unwrap();
     }
-    h.send(Message::Tick);
-    assert_eq!(h.app.hits.len(), 1, "the list refreshed");
+    h.w.settle();
+    assert_eq!(h.hits().len(), 1, "the list refreshed");
     // A half-typed form survives a refresh.
     h.send(Message::Go(Route::NewPatient));
     h.form(form::Msg::Field("family_name", "Half-typ".into()));
@@ -285,11 +281,55 @@ fn changes_made_elsewhere_appear_without_losing_typing() {
         .writer()
         .execute("UPDATE staff SET name = name || ''", [])
         .unwrap();
-    h.send(Message::Tick);
-    let Screen::Form(f) = &h.app.screen else {
+    h.w.settle();
+    let Screen::Form(f) = &h.w.app.screen else {
         panic!()
     };
     assert_eq!(f.fields.family_name, "Half-typ");
+}
+
+#[test]
+fn typing_in_an_open_edit_form_survives_a_change_of_that_patient_elsewhere() {
+    let mut h = Harness::new();
+    let id = h.create("Kenji", "Tanaka", "1990-12-01");
+    h.send(Message::Go(Route::EditPatient(id.clone())));
+    h.form(form::Msg::Field("phone", "020 7946 0958".into()));
+    h.form(form::Msg::Field("notes", "prefers mornings".into()));
+    // Another connection (a script, or a merge from another computer) changes the same
+    // patient: one field the person is typing in, and one they did not touch.
+    {
+        let db = carebook_sync::store::CrrConnection::open(h.store.path(), false).unwrap();
+        db.execute(
+            "UPDATE patients SET notes = 'moved house', address = '4 Quay Street' WHERE id = ?1",
+            [&id],
+        )
+        .unwrap();
+    }
+    h.w.settle();
+    let Screen::Form(f) = &h.w.app.screen else {
+        panic!("left the form: {:?}", h.w.app.screen)
+    };
+    assert_eq!(f.fields.phone, "020 7946 0958", "typing kept");
+    assert_eq!(
+        f.fields.notes, "prefers mornings",
+        "typing kept where both changed"
+    );
+    assert_eq!(
+        f.fields.address, "4 Quay Street",
+        "an untouched field follows the record"
+    );
+    assert_eq!(f.changed_elsewhere, ["Notes"], "the clash is named");
+    h.form(form::Msg::Save);
+    let p = clinic::patients::get(&h.store.writer(), &id).unwrap();
+    assert_eq!(
+        (
+            p.fields.phone.as_str(),
+            p.fields.notes.as_str(),
+            p.fields.address.as_str()
+        ),
+        ("020 7946 0958", "prefers mornings", "4 Quay Street"),
+        "saving keeps the other computer's address"
+    );
 }
 
 #[test]
@@ -333,37 +373,30 @@ fn first_run_starts_a_clinic_with_its_name_the_first_staff_and_the_passphrase() 
     use crate::screen::first_run::Msg as F;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("c.db"), schema::CLINIC).unwrap());
-    let (mut app, _) = App::new(
-        Runner::Inline(store.clone(), VecDeque::new()),
-        None,
-        0,
-        folders(dir.path()),
-    );
-    app.settle();
-    assert!(matches!(app.screen, Screen::FirstRun(_)));
-    let send = |app: &mut App, m: F| {
-        let _ = app.update(Message::FirstRun(m));
-        app.settle();
+    let mut w = Window::new(store.clone(), None, dir.path());
+    assert!(matches!(w.app.screen, Screen::FirstRun(_)));
+    let send = |w: &mut Window, m: F| {
+        w.send(Message::FirstRun(m));
     };
-    send(&mut app, F::NewClinic);
-    send(&mut app, F::Clinic("Riverside Practice".into()));
-    send(&mut app, F::Name("Rita".into()));
-    send(&mut app, F::Passphrase("short".into()));
-    send(&mut app, F::Start);
-    let error = |app: &App| match &app.screen {
+    send(&mut w, F::NewClinic);
+    send(&mut w, F::Clinic("Riverside Practice".into()));
+    send(&mut w, F::Name("Rita".into()));
+    send(&mut w, F::Passphrase("short".into()));
+    send(&mut w, F::Start);
+    let error = |w: &Window| match &w.app.screen {
         Screen::FirstRun(f) => f.error.clone(),
         _ => None,
     };
-    assert!(error(&app).unwrap().contains("at least 10"));
-    send(&mut app, F::Passphrase("a long clinic passphrase".into()));
-    send(&mut app, F::Confirm("a long clinic passphrase!".into()));
-    send(&mut app, F::Start);
-    assert_eq!(error(&app).as_deref(), Some("The two passphrases differ"));
+    assert!(error(&w).unwrap().contains("at least 10"));
+    send(&mut w, F::Passphrase("a long clinic passphrase".into()));
+    send(&mut w, F::Confirm("a long clinic passphrase!".into()));
+    send(&mut w, F::Start);
+    assert_eq!(error(&w).as_deref(), Some("The two passphrases differ"));
     assert!(clinic::staff::list(&store.writer()).unwrap().is_empty());
-    send(&mut app, F::Confirm("a long clinic passphrase".into()));
-    send(&mut app, F::Start);
-    assert_eq!(app.me.as_ref().map(|s| s.name.as_str()), Some("Rita"));
-    assert!(matches!(app.screen, Screen::Patients));
+    send(&mut w, F::Confirm("a long clinic passphrase".into()));
+    send(&mut w, F::Start);
+    assert_eq!(w.app.me.as_ref().map(|s| s.name.as_str()), Some("Rita"));
+    assert!(matches!(w.app.screen, Screen::Patients));
     let db = store.writer();
     assert_eq!(
         clinic::profile::current(&db).unwrap().unwrap().name,
@@ -395,13 +428,13 @@ mod simulated {
     #[test]
     fn click_through_creating_and_finding_a_patient() {
         let mut h = Harness::new();
-        let mut ui = simulator(h.app.view());
+        let mut ui = simulator(h.w.app.view());
         ui.click("New patient").expect("the button is there");
         let messages: Vec<Message> = ui.into_messages().collect();
         play(&mut h, messages.into_iter());
-        assert_eq!(h.app.route, Route::NewPatient);
+        assert_eq!(h.w.app.route, Route::NewPatient);
 
-        let mut ui = simulator(h.app.view());
+        let mut ui = simulator(h.w.app.view());
         for (field, value) in [
             ("given_name", "Zoë"),
             ("family_name", "Okafor"),
@@ -414,24 +447,24 @@ mod simulated {
         let messages: Vec<Message> = ui.into_messages().collect();
         play(&mut h, messages.into_iter());
         assert!(
-            matches!(h.app.route, Route::Patient(_)),
+            matches!(h.w.app.route, Route::Patient(_)),
             "{:?}",
-            h.app.screen
+            h.w.app.screen
         );
 
-        let mut ui = simulator(h.app.view());
+        let mut ui = simulator(h.w.app.view());
         assert!(ui.find("Okafor, Zoë").is_ok(), "the new patient's page");
         assert!(ui.find("No known allergies recorded").is_ok());
         ui.click("Patients").expect("nav");
         let messages: Vec<Message> = ui.into_messages().collect();
         play(&mut h, messages.into_iter());
 
-        let mut ui = simulator(h.app.view());
-        ui.click(Id::new(crate::app::SEARCH)).expect("search box");
+        let mut ui = simulator(h.w.app.view());
+        ui.click(Id::new(patients::SEARCH)).expect("search box");
         let _ = ui.typewrite("okaf");
         let messages: Vec<Message> = ui.into_messages().collect();
         play(&mut h, messages.into_iter());
-        let mut ui = simulator(h.app.view());
+        let mut ui = simulator(h.w.app.view());
         assert!(
             ui.find("Okafor, Zoë").is_ok(),
             "found by typing in the search box"
@@ -446,14 +479,14 @@ fn about_shows_what_the_it_helper_asks_for_and_copies_it() {
     let mut h = Harness::new();
     let data = h.store.path().parent().unwrap().to_path_buf();
     assert_eq!(
-        h.app.folders.data, data,
+        h.w.app.folders.data, data,
         "the data folder is the database's"
     );
-    h.app.folders.logs = Some(data.join("logs"));
+    h.w.app.folders.logs = Some(data.join("logs"));
     h.send(Message::Go(Route::About));
-    assert_eq!(h.app.route, Route::About);
-    let Screen::About(about) = &h.app.screen else {
-        panic!("not the About box: {:?}", h.app.screen)
+    assert_eq!(h.w.app.route, Route::About);
+    let Screen::About(about) = &h.w.app.screen else {
+        panic!("not the About box: {:?}", h.w.app.screen)
     };
     assert_eq!(about.facts.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(
@@ -468,7 +501,7 @@ fn about_shows_what_the_it_helper_asks_for_and_copies_it() {
         .to_string();
     h.send(Message::Back);
     h.send(Message::Go(Route::About));
-    let Screen::About(about) = &h.app.screen else {
+    let Screen::About(about) = &h.w.app.screen else {
         panic!("not the About box")
     };
     let rows = about.facts.rows();
@@ -481,7 +514,7 @@ fn about_shows_what_the_it_helper_asks_for_and_copies_it() {
     assert!(about.copied.is_none());
 
     h.send(Message::About(crate::screen::about::Msg::Copy));
-    let Screen::About(about) = &h.app.screen else {
+    let Screen::About(about) = &h.w.app.screen else {
         panic!("Copy left the About box")
     };
     assert_eq!(

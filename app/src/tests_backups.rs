@@ -1,8 +1,7 @@
 //! The Backups screen and the first question's restore, without a window: real database files,
-//! real backup files, the jobs run inline. The file dialogs' answers are sent as the messages
+//! real backup files, the tasks run on a tokio runtime. The file dialogs' answers are sent as the messages
 //! the dialogs would send.
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,11 +12,11 @@ use carebook_sync::clinic::{self, Actor};
 use carebook_sync::identity::Identity;
 use carebook_sync::store::{schema, Store};
 
-use crate::app::{App, Message, Route, Screen};
-use crate::backend::Runner;
+use crate::app::{Message, Screen};
+use crate::nav::{Route, Setup};
 use crate::screen::backups::{Backups, Msg};
 use crate::screen::first_run::Msg as FirstRun;
-use crate::tests::folders;
+use crate::testing::Window;
 
 const PASSPHRASE: &str = "river stones and tea";
 
@@ -25,22 +24,15 @@ const PASSPHRASE: &str = "river stones and tea";
 struct Computer {
     dir: tempfile::TempDir,
     store: Arc<Store>,
-    app: App,
+    w: Window,
 }
 
 impl Computer {
     fn new() -> Computer {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap());
-        let (app, _) = App::new(
-            Runner::Inline(store.clone(), VecDeque::new()),
-            None,
-            0,
-            folders(dir.path()),
-        );
-        let mut c = Computer { dir, store, app };
-        c.app.settle();
-        c
+        let w = Window::new(store.clone(), None, dir.path());
+        Computer { dir, store, w }
     }
 
     /// A clinic started through the first question, with one patient.
@@ -57,8 +49,9 @@ impl Computer {
         ] {
             c.send(Message::FirstRun(m));
         }
-        assert!(matches!(c.app.screen, Screen::Patients), "started");
-        let actor = c.app.actor().unwrap();
+        assert!(matches!(c.w.app.screen, Screen::Patients), "started");
+        let me = c.w.app.me.clone().unwrap();
+        let actor = Actor::at_this_device(&c.store.writer(), &me.id).unwrap();
         c.add_patient(&actor, "Okafor");
         c
     }
@@ -74,8 +67,7 @@ impl Computer {
     }
 
     fn send(&mut self, m: Message) {
-        let _ = self.app.update(m);
-        self.app.settle();
+        self.w.send(m);
     }
 
     fn backups(&mut self, m: Msg) {
@@ -83,7 +75,7 @@ impl Computer {
     }
 
     fn screen(&self) -> &Backups {
-        match &self.app.screen {
+        match &self.w.app.screen {
             Screen::Backups(b) => b,
             other => panic!("not on Backups: {other:?}"),
         }
@@ -178,9 +170,9 @@ fn a_fresh_computer_restores_the_clinic_with_its_own_identity_after_accepting_th
     carebook_sync::backup::export(&a.store, &me_a, &p, &file, &Default::default()).unwrap();
 
     let mut b = Computer::new();
-    assert!(matches!(b.app.screen, Screen::FirstRun(_)));
+    assert!(matches!(b.w.app.screen, Screen::FirstRun(_)));
     b.send(Message::FirstRun(FirstRun::Restore));
-    assert_eq!(b.app.route, Route::Backups);
+    assert_eq!(b.w.app.route, Route::Backups);
     b.backups(Msg::Passphrase(PASSPHRASE.into()));
     b.backups(Msg::Verify(Some(file.clone())));
     let opened = b.screen().opened.clone().expect("verified");
@@ -198,13 +190,13 @@ fn a_fresh_computer_restores_the_clinic_with_its_own_identity_after_accepting_th
     assert_eq!(b.families(), ["Okafor"]);
     // The staff arrived with the records: the app opens on the patients.
     assert!(
-        matches!(b.app.screen, Screen::Patients),
+        matches!(b.w.app.screen, Screen::Patients),
         "{:?}",
-        b.app.screen
+        b.w.app.screen
     );
-    assert!(b.app.setup.is_none());
+    assert!(b.w.app.setup.is_none());
     assert_eq!(
-        b.app.me.as_ref().map(|s| s.name.as_str()),
+        b.w.app.me.as_ref().map(|s| s.name.as_str()),
         Some("Dr Ada Osei")
     );
     let site = |s: &Store| carebook_sync::store::site_id(&s.writer()).unwrap();
@@ -239,14 +231,14 @@ fn automatic_backups_run_when_due_and_say_when_they_cannot() {
     let s = schedule::load(&a.store.writer()).unwrap();
     assert_eq!((s.folder.as_deref(), s.keep), (Some(folder.as_path()), 2));
 
-    // The app's clock: the first tick finds a backup due and makes it.
-    a.send(Message::Tick);
+    // The app's minute: the first look finds a backup due and makes it.
+    a.send(Message::BackupCheck);
     let made = files_in(&folder);
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(made[0].ends_with(".carebook-backup"));
-    assert!(!a.app.backups_overdue);
-    // The next tick, within the minute, does not look again.
-    a.send(Message::Tick);
+    assert!(!a.w.app.backups_overdue);
+    // The next look finds none due (one a day).
+    a.send(Message::BackupCheck);
     assert_eq!(files_in(&folder).len(), 1);
 
     // Without a remembered passphrase it cannot run: that is recorded and shown.
@@ -261,8 +253,8 @@ fn automatic_backups_run_when_due_and_say_when_they_cannot() {
     )
     .unwrap();
     let mut b = b;
-    b.send(Message::Tick);
-    assert!(b.app.backups_overdue, "the top bar warns");
+    b.send(Message::BackupCheck);
+    assert!(b.w.app.backups_overdue, "the top bar warns");
     assert!(files_in(&b.path("nightly")).is_empty());
     let last = schedule::last(&b.store.writer()).unwrap();
     assert!(last.failed.unwrap().1.contains("passphrase"));
@@ -273,8 +265,9 @@ fn joining_waits_on_the_computers_screen_until_the_clinic_s_records_arrive() {
     let mut c = Computer::new();
     // Without the network a computer cannot join: said plainly, and the question stays.
     c.send(Message::FirstRun(FirstRun::Join));
-    assert!(matches!(c.app.screen, Screen::FirstRun(_)));
+    assert!(matches!(c.w.app.screen, Screen::FirstRun(_)));
     assert!(c
+        .w
         .app
         .notice
         .clone()
@@ -284,47 +277,46 @@ fn joining_waits_on_the_computers_screen_until_the_clinic_s_records_arrive() {
     let identity =
         Identity::load_or_create_with(c.dir.path(), carebook_sync::identity::Keyring::Off).unwrap();
     let node = carebook_sync::net::node::Node::new(identity, c.store.clone(), "Laptop").unwrap();
-    c.app.node = Some(node);
+    c.w.app.node = Some(node);
     // No real camera in a test, whatever this machine has.
-    c.app.camera =
+    c.w.app.camera =
         crate::screen::scan::OpenCamera::new(|| Err(carebook_sync::camera::WebcamError::NoCamera));
     c.send(Message::FirstRun(FirstRun::Join));
-    assert_eq!(c.app.route, Route::Peers);
-    assert_eq!(c.app.setup, Some(crate::app::Setup::Join));
+    assert_eq!(c.w.app.route, Route::Peers);
+    assert_eq!(c.w.app.setup, Some(Setup::Join));
     // The code can be scanned from there, and Back returns to the pairing, no further.
     c.send(Message::Go(Route::Scan));
-    assert_eq!(c.app.route, Route::Scan);
+    assert_eq!(c.w.app.route, Route::Scan);
     c.send(Message::Go(Route::Patients));
-    assert_eq!(c.app.route, Route::Scan, "no records to show yet");
+    assert_eq!(c.w.app.route, Route::Scan, "no records to show yet");
     c.send(Message::Back);
-    assert_eq!(c.app.route, Route::Peers);
-    // Esc does not leave the pairing; the clock ticks and nothing has arrived yet.
+    assert_eq!(c.w.app.route, Route::Peers);
+    // Esc does not leave the pairing; nothing has arrived yet.
     c.send(Message::Back);
-    c.send(Message::Tick);
-    assert_eq!(c.app.route, Route::Peers);
-    assert!(c.app.me.is_none());
+    assert_eq!(c.w.app.route, Route::Peers);
+    assert!(c.w.app.me.is_none());
 
     // The clinic's staff arrive (as a merge from the computer that accepted this one).
     clinic::staff::add(&c.store.writer(), "Rita Front", Role::Receptionist).unwrap();
-    c.send(Message::Tick);
+    c.w.settle();
     assert!(
-        matches!(c.app.screen, Screen::Patients),
+        matches!(c.w.app.screen, Screen::Patients),
         "{:?}",
-        c.app.screen
+        c.w.app.screen
     );
     assert_eq!(
-        c.app.me.as_ref().map(|s| s.name.as_str()),
+        c.w.app.me.as_ref().map(|s| s.name.as_str()),
         Some("Rita Front")
     );
-    assert!(c.app.setup.is_none());
+    assert!(c.w.app.setup.is_none());
 }
 
 #[test]
 fn back_to_the_first_question_from_restoring() {
     let mut c = Computer::new();
     c.send(Message::FirstRun(FirstRun::Restore));
-    assert_eq!(c.app.setup, Some(crate::app::Setup::Restore));
-    c.send(Message::FirstRun(FirstRun::Question));
-    assert!(matches!(c.app.screen, Screen::FirstRun(_)));
-    assert!(c.app.setup.is_none());
+    assert_eq!(c.w.app.setup, Some(Setup::Restore));
+    c.send(Message::StartOver);
+    assert!(matches!(c.w.app.screen, Screen::FirstRun(_)));
+    assert!(c.w.app.setup.is_none());
 }

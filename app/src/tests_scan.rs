@@ -2,7 +2,6 @@
 //! tasks `update` returns run on a tokio runtime and their messages fed back, and a second
 //! real node on 127.0.0.1 as the computer whose code is scanned.
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,13 +16,13 @@ use carebook_sync::qr;
 use carebook_sync::scan::CameraError;
 use carebook_sync::store::{schema, Store};
 use iced::futures::StreamExt;
-use iced::Task;
 use iced_runtime::Action;
 use image::{GrayImage, RgbaImage};
 
-use crate::app::{App, Message, Route, Screen};
-use crate::backend::Runner;
+use crate::app::{Message, Screen};
+use crate::nav::Route;
 use crate::screen::scan::{Live, Msg, OpenCamera, Scan};
+use crate::testing::{runtime, Window};
 
 /// A computer: its own folder, database, identity and node.
 struct Computer {
@@ -59,8 +58,7 @@ fn serve(rt: &tokio::runtime::Runtime, other: &Computer) -> std::net::SocketAddr
 /// the Scan view, with `camera` as its camera.
 struct Joining {
     computer: Computer,
-    app: App,
-    rt: tokio::runtime::Runtime,
+    w: Window,
 }
 
 impl Joining {
@@ -72,56 +70,18 @@ impl Joining {
         let computer = Computer::new(name);
         let store = computer.node.store.clone();
         clinic::staff::add(&store.writer(), "Rita Front", Role::Receptionist).unwrap();
-        let (mut app, task) = App::new(
-            Runner::Inline(store, VecDeque::new()),
-            Some(computer.node.clone()),
-            0,
-            crate::tests::folders(computer.dir.path()),
-        );
-        app.camera = camera;
-        let mut j = Joining { computer, app, rt };
-        j.drive(task);
+        let node = Some(computer.node.clone());
+        let w = Window::with(rt, store, node, computer.dir.path(), |app| {
+            app.camera = camera
+        });
+        let mut j = Joining { computer, w };
         j.send(Message::Go(Route::Peers));
         j.send(Message::Go(Route::Scan));
         j
     }
 
-    /// Runs a task and everything that follows from it, feeding each message to `update`;
-    /// returns the messages in the order they came.
-    fn drive(&mut self, task: Task<Message>) -> Vec<Message> {
-        let mut seen = Vec::new();
-        let mut tasks = VecDeque::from([task]);
-        loop {
-            while let Some(m) = self.app.runner.next_message() {
-                seen.push(m.clone());
-                tasks.push_back(self.app.update(m));
-            }
-            let Some(task) = tasks.pop_front() else {
-                return seen;
-            };
-            let Some(stream) = iced_runtime::task::into_stream(task) else {
-                continue;
-            };
-            let outputs: Vec<Message> = self.rt.block_on(
-                stream
-                    .filter_map(|action| async move {
-                        match action {
-                            Action::Output(m) => Some(m),
-                            _ => None,
-                        }
-                    })
-                    .collect(),
-            );
-            for m in outputs {
-                seen.push(m.clone());
-                tasks.push_back(self.app.update(m));
-            }
-        }
-    }
-
     fn send(&mut self, m: Message) -> Vec<Message> {
-        let task = self.app.update(m);
-        self.drive(task)
+        self.w.send(m)
     }
 
     fn scan(&mut self, m: Msg) -> Vec<Message> {
@@ -129,7 +89,7 @@ impl Joining {
     }
 
     fn view(&self) -> &Scan {
-        match &self.app.screen {
+        match &self.w.app.screen {
             Screen::Scan(s) => s,
             other => panic!("not on the Scan view: {other:?}"),
         }
@@ -137,16 +97,8 @@ impl Joining {
 
     /// Whether the Scan view shows exactly this text.
     fn shows(&self, text: &str) -> bool {
-        iced_test::simulator(self.app.view()).find(text).is_ok()
+        iced_test::simulator(self.w.app.view()).find(text).is_ok()
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Frames from a list, in colour as a webcam gives them; counts how many were taken.
@@ -223,7 +175,7 @@ fn scanning_stops_on_the_first_pairing_code_and_asks_the_other_computer_to_accep
     assert!(j.view().handed_over, "{:?}", j.view());
     assert!(matches!(j.view().live, Live::Stopped), "the camera let go");
     assert_eq!(j.view().problem, None);
-    let notice = j.app.notice.clone().unwrap_or_default();
+    let notice = j.w.app.notice.clone().unwrap_or_default();
     assert!(
         notice.starts_with(&format!("Asked {addr} to accept this computer")),
         "{notice}"
@@ -244,7 +196,7 @@ fn scanning_stops_on_the_first_pairing_code_and_asks_the_other_computer_to_accep
     assert!(!trusted.iter().any(|m| m.id == somebody_else.id));
     assert!(j.shows("Back to Computers"));
     j.send(Message::Back);
-    assert_eq!(j.app.route, Route::Peers);
+    assert_eq!(j.w.app.route, Route::Peers);
 }
 
 #[test]
@@ -255,8 +207,10 @@ fn the_foreign_code_in_view_is_told_while_scanning_goes_on() {
         &taken,
     );
     let mut j = Joining::new(runtime(), no_camera());
-    j.app.camera = camera;
-    let seen = j.scan(Msg::ScanAgain);
+    // The view opened again reads the new camera.
+    j.w.app.camera = camera;
+    j.send(Message::Back);
+    let seen = j.send(Message::Go(Route::Scan));
     assert_eq!(
         refusals(&seen),
         ["this code holds a web address, not a Carebook pairing code"]
@@ -311,7 +265,7 @@ fn without_a_camera_pictures_and_typed_codes_are_refused_with_the_reason() {
     // A closed dialog is no error: a hint, and the last reason stays.
     j.scan(Msg::Picked(None));
     assert!(j.view().hint.is_some());
-    assert_eq!(j.app.notice, None);
+    assert_eq!(j.w.app.notice, None);
 
     j.scan(Msg::Path(tmp.path().join("gone.png").display().to_string()));
     j.scan(Msg::OpenPath);
@@ -365,14 +319,15 @@ fn link_with_name_changed(link: &PairingLink) -> String {
 fn the_copied_pairing_link_pastes_into_the_other_computers_scan_view() {
     // The front desk's window copies its link...
     let mut front = Joining::named(runtime(), "Front desk", no_camera());
-    let addr = serve(&front.rt, &front.computer);
-    front.app.listen_port = addr.port();
+    let addr = serve(&front.w.rt, &front.computer);
+    front.w.app.listen_port = addr.port();
     front.send(Message::Go(Route::Peers));
     let task = front
+        .w
         .app
         .update(Message::Peers(crate::screen::peers::Msg::CopyLink));
     let stream = iced_runtime::task::into_stream(task).expect("a clipboard write");
-    let written: Vec<String> = front.rt.block_on(
+    let written: Vec<String> = front.w.rt.block_on(
         stream
             .filter_map(|action| async move {
                 match action {
@@ -392,6 +347,7 @@ fn the_copied_pairing_link_pastes_into_the_other_computers_scan_view() {
     assert_eq!(copied.name, "Front desk");
     assert_eq!(copied.addresses.last(), Some(&addr), "{text}");
     assert!(front
+        .w
         .app
         .notice
         .as_deref()

@@ -4,7 +4,7 @@
 use iced::widget::{button, column, container, row, text};
 use iced::{Element, Fill, Font, Task};
 
-use crate::app::{App, Message, Screen};
+use crate::context::Context;
 use crate::facts::Facts;
 use crate::theme;
 
@@ -23,9 +23,9 @@ pub enum Msg {
 impl About {
     /// The facts for this window: the running node's device ID when there is one, otherwise
     /// the one kept in the data folder.
-    pub fn open(app: &App) -> About {
-        let mut facts = Facts::read(&app.folders.data, app.folders.logs.as_deref());
-        if let Some(node) = &app.node {
+    pub fn open(ctx: &Context) -> About {
+        let mut facts = Facts::read(&ctx.folders.data, ctx.folders.logs.as_deref());
+        if let Some(node) = ctx.node {
             facts.device_id = Ok(node.identity.id.to_string());
         }
         About {
@@ -71,15 +71,14 @@ impl About {
     }
 }
 
-pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
-    let Screen::About(about) = &mut app.screen else {
-        return Task::none();
-    };
-    match msg {
-        Msg::Copy => {
-            let text = about.facts.text();
-            about.copied = Some(text.clone());
-            iced::clipboard::write(text)
+impl About {
+    pub fn update(&mut self, msg: Msg) -> Task<Msg> {
+        match msg {
+            Msg::Copy => {
+                let text = self.facts.text();
+                self.copied = Some(text.clone());
+                iced::clipboard::write(text)
+            }
         }
     }
 }

@@ -18,7 +18,8 @@ use iced::widget::{
 };
 use iced::{Center, Element, Fill, Font, Task};
 
-use crate::app::{App, Folders, Message};
+use crate::context::{Context, Folders};
+use crate::nav::{self, Event};
 use crate::{clock, dialogs, theme};
 
 /// What the screen reads when it opens.
@@ -64,23 +65,10 @@ impl std::fmt::Display for Every {
     }
 }
 
-/// Loads the screen (again after every change of the records, which the passphrase does
-/// not follow: it is looked up on opening and after a backup was made or merged).
-pub fn reload(app: &mut App) -> Task<Message> {
-    let folders = app.folders.clone();
-    let known = match &app.screen {
-        crate::app::Screen::Backups(b) if b.passphrase_looked_up => {
-            b.data.as_ref().map(|d| d.remembered.clone())
-        }
-        _ => None,
-    };
-    app.runner.spawn(move |store| {
-        Message::Backups(Msg::Loaded(load(store, &folders, known).map(Box::new)))
-    })
-}
-
 #[derive(Debug, Default)]
 pub struct Backups {
+    /// Restoring on a computer with no records yet (the first question's third answer).
+    pub restoring: bool,
     pub data: Option<Loaded>,
     /// `data.remembered` is current (looked up since the screen opened or the last backup).
     passphrase_looked_up: bool,
@@ -123,6 +111,7 @@ pub enum Msg {
     Every(Every),
     Keep(String),
     SaveSchedule,
+    Written(Result<(), String>),
 }
 
 /// "Last backup: ..." as the screen says it.
@@ -140,7 +129,7 @@ fn load(
     folders: &Folders,
     known: Option<Result<bool, String>>,
 ) -> Result<Loaded, String> {
-    let db = store.writer();
+    let db = store.reader().map_err(|e| e.to_string())?;
     let read = || -> Result<Loaded, Box<dyn std::error::Error>> {
         let remembered = match (known, Identity::existing_id(&folders.data)?) {
             (Some(known), _) => known,
@@ -192,12 +181,11 @@ fn standing_line(r: &Report) -> String {
 }
 
 impl Backups {
-    pub fn view<'a>(&'a self, app: &'a App) -> Element<'a, Message> {
-        let msg = Message::Backups;
+    pub fn view(&self) -> Element<'_, Msg> {
         let busy = self.running.is_some();
-        let enabled = |m: Msg| (!busy).then(|| msg(m));
+        let enabled = |m: Msg| (!busy).then_some(m);
         let mut body = column![text("Backups").font(theme::BOLD).size(24)].spacing(14);
-        if app.setup.is_some() {
+        if self.restoring {
             body = body.push(text(
                 "Restore as this computer: open the clinic's backup. Its records are merged in, and this computer keeps its own new identity, so it never shares one with the computer that made the backup.",
             ));
@@ -223,7 +211,7 @@ impl Backups {
                 text(hint).size(13),
                 text_input("Backup passphrase", &self.passphrase)
                     .secure(true)
-                    .on_input(move |v| msg(Msg::Passphrase(v)))
+                    .on_input(Msg::Passphrase)
                     .padding(6)
                     .width(360),
             ]
@@ -239,7 +227,7 @@ impl Backups {
         let typed = row![
             text("No file dialog? Type a path:").size(13),
             text_input("/media/usb/clinic.carebook-backup", &self.path)
-                .on_input(move |v| msg(Msg::Path(v)))
+                .on_input(Msg::Path)
                 .width(360),
             button(text("Save here").size(13))
                 .style(button::secondary)
@@ -263,7 +251,7 @@ impl Backups {
                     progress_bar(0.0..=1.0, control.fraction()).length(300),
                     button(text("Cancel"))
                         .style(button::danger)
-                        .on_press(msg(Msg::Cancel)),
+                        .on_press(Msg::Cancel),
                 ]
                 .spacing(10)
                 .align_y(Center),
@@ -280,8 +268,7 @@ impl Backups {
     }
 
     /// What a verified backup holds and who signed it, before anything changes.
-    fn opened_view<'a>(&'a self, o: &'a Opened, busy: bool) -> Element<'a, Message> {
-        let msg = Message::Backups;
+    fn opened_view<'a>(&'a self, o: &'a Opened, busy: bool) -> Element<'a, Msg> {
         let r = &o.report;
         let m = &r.manifest;
         let clinic = match &r.clinic {
@@ -311,7 +298,7 @@ impl Backups {
             panel = panel.push(
                 checkbox(self.accept_signer)
                     .label("I have checked this computer's ID and trust this backup")
-                    .on_toggle(move |v| msg(Msg::AcceptSigner(v))),
+                    .on_toggle(Msg::AcceptSigner),
             );
         }
         let can_import = !busy
@@ -324,7 +311,7 @@ impl Backups {
         };
         panel = panel.push(
             row![
-                button(text(label)).on_press_maybe(can_import.then(|| msg(Msg::Import))),
+                button(text(label)).on_press_maybe(can_import.then_some(Msg::Import)),
                 text("Nothing here is lost or rolled back: newer edits win.").size(13),
             ]
             .spacing(10)
@@ -337,8 +324,7 @@ impl Backups {
             .into()
     }
 
-    fn schedule_view(&self, busy: bool) -> Element<'_, Message> {
-        let msg = Message::Backups;
+    fn schedule_view(&self, busy: bool) -> Element<'_, Msg> {
         let overdue = self
             .data
             .as_ref()
@@ -348,17 +334,17 @@ impl Backups {
             text("Carebook saves a backup into this folder while it runs (an external disk or a share), and keeps the newest ones.").size(13),
             row![
                 text_input("Folder (empty: off)", &self.folder)
-                    .on_input(move |v| msg(Msg::Folder(v)))
+                    .on_input(Msg::Folder)
                     .width(360),
                 button(text("Choose…"))
                     .style(button::secondary)
-                    .on_press_maybe((!busy).then(|| msg(Msg::ChooseFolder))),
-                pick_list(&Every::CHOICES[..], self.every, move |e| msg(Msg::Every(e))),
+                    .on_press_maybe((!busy).then_some(Msg::ChooseFolder)),
+                pick_list(&Every::CHOICES[..], self.every, Msg::Every),
                 text("keep"),
                 text_input("14", &self.keep)
-                    .on_input(move |v| msg(Msg::Keep(v)))
+                    .on_input(Msg::Keep)
                     .width(60),
-                button(text("Save")).on_press(msg(Msg::SaveSchedule)),
+                button(text("Save")).on_press(Msg::SaveSchedule),
             ]
             .spacing(8)
             .align_y(Center),
@@ -448,181 +434,241 @@ fn export(
     ))
 }
 
-pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
-    let folders = app.folders.clone();
-    let crate::app::Screen::Backups(b) = &mut app.screen else {
-        return Task::none();
-    };
-    let wrap = |m: Msg| Message::Backups(m);
-    match msg {
-        Msg::Loaded(Ok(d)) => {
-            b.passphrase_looked_up = true;
-            b.loaded(*d);
-        }
-        Msg::Loaded(Err(e)) => b.outcome = Some(e),
-        Msg::Passphrase(v) => b.passphrase = v,
-        Msg::Path(v) => b.path = v,
-        Msg::Save | Msg::Open | Msg::ChooseFolder if !dialogs::available() => {
-            b.outcome = Some(dialogs::NONE.into());
-        }
-        Msg::Save => {
-            return Task::perform(
+impl Backups {
+    /// The screen (for restoring on a fresh computer when `restoring`); the task reads it.
+    pub fn open(restoring: bool, ctx: &Context) -> (Backups, Task<Msg>) {
+        let b = Backups {
+            restoring,
+            ..Backups::default()
+        };
+        let task = b.refresh(ctx);
+        (b, task)
+    }
+
+    /// Reads the screen again (after every change of the records, which the passphrase does
+    /// not follow: it is looked up on opening and after a backup was made or merged).
+    pub fn refresh(&self, ctx: &Context) -> Task<Msg> {
+        let folders = ctx.folders.clone();
+        let known = self
+            .passphrase_looked_up
+            .then(|| self.data.as_ref().map(|d| d.remembered.clone()))
+            .flatten();
+        ctx.runner
+            .spawn(move |store| Msg::Loaded(load(store, &folders, known).map(Box::new)))
+    }
+
+    /// Starts a long job with a progress bar.
+    fn run(
+        &mut self,
+        work: Work,
+        ctx: &Context,
+        job: impl FnOnce(&Store, &Folders, &str, &Control) -> Msg + Send + 'static,
+    ) -> Task<Msg> {
+        let control = Arc::new(Control::default());
+        self.running = Some((work, control.clone()));
+        self.outcome = None;
+        let (folders, typed) = (ctx.folders.clone(), self.passphrase.clone());
+        ctx.runner
+            .spawn(move |store| job(store, &folders, &typed, &control))
+    }
+
+    pub fn update(&mut self, msg: Msg, ctx: &Context) -> (Task<Msg>, Option<Event>) {
+        let task = match msg {
+            Msg::Loaded(Ok(d)) => {
+                self.passphrase_looked_up = true;
+                self.loaded(*d);
+                Task::none()
+            }
+            Msg::Loaded(Err(e)) => {
+                self.outcome = Some(e);
+                Task::none()
+            }
+            Msg::Passphrase(v) => {
+                self.passphrase = v;
+                Task::none()
+            }
+            Msg::Path(v) => {
+                self.path = v;
+                Task::none()
+            }
+            Msg::Save | Msg::Open | Msg::ChooseFolder if !dialogs::available() => {
+                self.outcome = Some(dialogs::NONE.into());
+                Task::none()
+            }
+            Msg::Save => Task::perform(
                 file_dialog().set_file_name(suggested_name()).save_file(),
-                move |f| wrap(Msg::SaveTo(f.map(|f| f.path().to_path_buf()))),
-            )
-        }
-        Msg::Open => {
-            return Task::perform(file_dialog().pick_file(), move |f| {
-                wrap(Msg::Verify(f.map(|f| f.path().to_path_buf())))
-            })
-        }
-        Msg::SaveTo(None) | Msg::Verify(None) | Msg::FolderChosen(None) => {}
-        Msg::SaveTo(Some(file)) | Msg::Verify(Some(file)) if file.as_os_str().is_empty() => {
-            b.outcome = Some("Type a file's path first".into());
-        }
-        Msg::SaveTo(Some(file)) => {
-            let control = Arc::new(Control::default());
-            b.running = Some((Work::Export, control.clone()));
-            b.outcome = None;
-            let typed = b.passphrase.clone();
-            return app.runner.spawn(move |store| {
-                wrap(Msg::Finished(export(
-                    store, &folders, &typed, &file, &control,
-                )))
-            });
-        }
-        Msg::Verify(Some(file)) => {
-            let control = Arc::new(Control::default());
-            b.running = Some((Work::Verify, control.clone()));
-            b.outcome = None;
-            b.opened = None;
-            b.accept_signer = false;
-            let typed = b.passphrase.clone();
-            return app.runner.spawn(move |store| {
-                let r = (|| {
-                    let me = identity(&folders)?;
-                    let p = passphrase(&typed, &folders, &me)?;
-                    let reader = store.reader().map_err(|e| e.to_string())?;
-                    let report = backup::verify(&reader, &me.id, &file, &p, &control)
-                        .map_err(|e| format!("{} was refused: {e}", file.display()))?;
-                    Ok(Box::new(Opened { file, report }))
-                })();
-                wrap(Msg::Verified(r))
-            });
-        }
-        Msg::Verified(r) => {
-            b.running = None;
-            match r {
-                Ok(o) => b.opened = Some(*o),
-                Err(e) => b.outcome = Some(e),
+                |f| Msg::SaveTo(f.map(|f| f.path().to_path_buf())),
+            ),
+            Msg::Open => Task::perform(file_dialog().pick_file(), |f| {
+                Msg::Verify(f.map(|f| f.path().to_path_buf()))
+            }),
+            Msg::SaveTo(None) | Msg::Verify(None) | Msg::FolderChosen(None) => Task::none(),
+            Msg::SaveTo(Some(file)) | Msg::Verify(Some(file)) if file.as_os_str().is_empty() => {
+                self.outcome = Some("Type a file's path first".into());
+                Task::none()
             }
-        }
-        Msg::AcceptSigner(v) => b.accept_signer = v,
-        Msg::Import => {
-            let Some(o) = &b.opened else {
-                return Task::none();
-            };
-            let control = Arc::new(Control::default());
-            b.running = Some((Work::Import, control.clone()));
-            let (file, typed) = (o.file.clone(), b.passphrase.clone());
-            let accept = b.accept_signer.then_some(o.report.signer);
-            return app.runner.spawn(move |store| {
-                let r = (|| {
-                    let me = identity(&folders)?;
-                    let p = passphrase(&typed, &folders, &me)?;
-                    let options = ImportOptions {
-                        this_device: me.id,
-                        accept_signer: accept,
-                    };
-                    let done = backup::import(store, &file, &p, &options, &control)
-                        .map_err(|e| format!("{} was not imported: {e}", file.display()))?;
-                    remember_if_new(&folders, &me, &typed);
-                    Ok(if done.db_version_after == done.db_version_before {
-                        "Nothing new: this computer already held everything in that backup."
-                            .to_string()
-                    } else {
-                        format!("Merged {} changes from the backup.", done.changes)
-                    })
-                })();
-                wrap(Msg::Finished(r))
-            });
-        }
-        Msg::Finished(r) => {
-            let imported = matches!(b.running, Some((Work::Import, _))) && r.is_ok();
-            if r.is_ok() {
-                // It proved right and is remembered now (or was already).
-                b.passphrase.clear();
-                b.passphrase_looked_up = false;
+            Msg::SaveTo(Some(file)) => {
+                self.run(Work::Export, ctx, move |store, folders, typed, c| {
+                    Msg::Finished(export(store, folders, typed, &file, c))
+                })
             }
-            b.running = None;
-            b.outcome = Some(r.unwrap_or_else(|e| e));
-            if imported {
-                b.opened = None;
-                b.accept_signer = false;
+            Msg::Verify(Some(file)) => {
+                self.opened = None;
+                self.accept_signer = false;
+                self.run(Work::Verify, ctx, move |store, folders, typed, c| {
+                    Msg::Verified(verify(store, folders, typed, file, c).map(Box::new))
+                })
             }
-            // The last backup (or the records) changed: reload this screen. When restoring on
-            // a fresh computer, the staff that arrived open the app.
-            if app.setup.is_some() {
-                return Task::batch([app.reload(), app.load_staff()]);
+            Msg::Verified(r) => {
+                self.running = None;
+                match r {
+                    Ok(o) => self.opened = Some(*o),
+                    Err(e) => self.outcome = Some(e),
+                }
+                Task::none()
             }
-            return app.reload();
-        }
-        Msg::Cancel => {
-            if let Some((_, c)) = &b.running {
-                c.cancel();
+            Msg::AcceptSigner(v) => {
+                self.accept_signer = v;
+                Task::none()
             }
-        }
-        Msg::Progress => {}
-        Msg::Folder(v) => b.folder = v,
-        Msg::ChooseFolder => {
-            return Task::perform(
+            Msg::Import => {
+                let Some(o) = &self.opened else {
+                    return (Task::none(), None);
+                };
+                let file = o.file.clone();
+                let accept = self.accept_signer.then_some(o.report.signer);
+                self.run(Work::Import, ctx, move |store, folders, typed, c| {
+                    Msg::Finished(import(store, folders, typed, &file, accept, c))
+                })
+            }
+            Msg::Finished(r) => {
+                let imported = matches!(self.running, Some((Work::Import, _))) && r.is_ok();
+                if r.is_ok() {
+                    // It proved right and is remembered now (or was already).
+                    self.passphrase.clear();
+                    self.passphrase_looked_up = false;
+                }
+                self.running = None;
+                self.outcome = Some(r.unwrap_or_else(|e| e));
+                if imported {
+                    self.opened = None;
+                    self.accept_signer = false;
+                }
+                // The last backup changed (the records too, which every screen hears of).
+                self.refresh(ctx)
+            }
+            Msg::Cancel => {
+                if let Some((_, c)) = &self.running {
+                    c.cancel();
+                }
+                Task::none()
+            }
+            Msg::Progress => Task::none(),
+            Msg::Folder(v) => {
+                self.folder = v;
+                Task::none()
+            }
+            Msg::ChooseFolder => Task::perform(
                 rfd::AsyncFileDialog::new()
                     .set_title("Folder for automatic backups")
                     .pick_folder(),
-                move |f| wrap(Msg::FolderChosen(f.map(|f| f.path().to_path_buf()))),
-            )
-        }
-        Msg::FolderChosen(Some(f)) => b.folder = f.display().to_string(),
-        Msg::Every(e) => b.every = Some(e),
-        Msg::Keep(v) => b.keep = v,
-        Msg::SaveSchedule => {
-            let Ok(keep) = b.keep.trim().parse::<u32>().map(|k| k.max(1)) else {
-                b.outcome = Some("\"keep\" is a number of backups, such as 14".into());
-                return Task::none();
-            };
-            let folder = b.folder.trim();
-            let s = Schedule {
-                folder: (!folder.is_empty()).then(|| PathBuf::from(folder)),
-                every_hours: b.every.unwrap_or(Every(24)).0,
-                keep,
-            };
-            b.outcome = Some(match &s.folder {
-                Some(f) => format!(
-                    "Automatic backups go to {} {}, keeping the newest {keep}",
-                    f.display(),
-                    Every(s.every_hours)
-                ),
-                None => "Automatic backups are off".into(),
-            });
-            return app.runner.spawn(move |store| {
-                let r = schedule::save(&store.writer(), &s);
-                Message::Done(r.map(|()| None).map_err(|e| e.to_string()))
-            });
-        }
+                |f| Msg::FolderChosen(f.map(|f| f.path().to_path_buf())),
+            ),
+            Msg::FolderChosen(Some(f)) => {
+                self.folder = f.display().to_string();
+                Task::none()
+            }
+            Msg::Every(e) => {
+                self.every = Some(e);
+                Task::none()
+            }
+            Msg::Keep(v) => {
+                self.keep = v;
+                Task::none()
+            }
+            Msg::SaveSchedule => return self.save_schedule(ctx),
+            Msg::Written(r) => return (Task::none(), nav::written(r.map(|()| None))),
+        };
+        (task, None)
     }
-    Task::none()
+
+    fn save_schedule(&mut self, ctx: &Context) -> (Task<Msg>, Option<Event>) {
+        let Ok(keep) = self.keep.trim().parse::<u32>().map(|k| k.max(1)) else {
+            self.outcome = Some("\"keep\" is a number of backups, such as 14".into());
+            return (Task::none(), None);
+        };
+        let folder = self.folder.trim();
+        let s = Schedule {
+            folder: (!folder.is_empty()).then(|| PathBuf::from(folder)),
+            every_hours: self.every.unwrap_or(Every(24)).0,
+            keep,
+        };
+        self.outcome = Some(match &s.folder {
+            Some(f) => format!(
+                "Automatic backups go to {} {}, keeping the newest {keep}",
+                f.display(),
+                Every(s.every_hours)
+            ),
+            None => "Automatic backups are off".into(),
+        });
+        let task = ctx.runner.spawn(move |store| {
+            Msg::Written(schedule::save(&store.writer(), &s).map_err(|e| e.to_string()))
+        });
+        (task, None)
+    }
+}
+
+/// Checks a backup file and says who signed it, before anything changes.
+fn verify(
+    store: &Store,
+    folders: &Folders,
+    typed: &str,
+    file: PathBuf,
+    control: &Control,
+) -> Result<Opened, String> {
+    let me = identity(folders)?;
+    let p = passphrase(typed, folders, &me)?;
+    let reader = store.reader().map_err(|e| e.to_string())?;
+    let report = backup::verify(&reader, &me.id, &file, &p, control)
+        .map_err(|e| format!("{} was refused: {e}", file.display()))?;
+    Ok(Opened { file, report })
+}
+
+/// Merges a checked backup in; says what changed.
+fn import(
+    store: &Store,
+    folders: &Folders,
+    typed: &str,
+    file: &Path,
+    accept_signer: Option<carebook_sync::identity::DeviceId>,
+    control: &Control,
+) -> Result<String, String> {
+    let me = identity(folders)?;
+    let p = passphrase(typed, folders, &me)?;
+    let options = ImportOptions {
+        this_device: me.id,
+        accept_signer,
+    };
+    let done = backup::import(store, file, &p, &options, control)
+        .map_err(|e| format!("{} was not imported: {e}", file.display()))?;
+    remember_if_new(folders, &me, typed);
+    Ok(if done.db_version_after == done.db_version_before {
+        "Nothing new: this computer already held everything in that backup.".to_string()
+    } else {
+        format!("Merged {} changes from the backup.", done.changes)
+    })
 }
 
 /// The automatic backup, when one is due: run from the app's clock, off the UI thread. Says
 /// whether backups are overdue, for the top bar.
-pub fn scheduled(store: &Store, folders: &Folders) -> Message {
+pub fn scheduled(store: &Store, folders: &Folders) -> bool {
     let now = chrono::Utc::now().timestamp();
     let checked = schedule::run_if_due(store, &folders.data, now, || {
         Identity::load_or_create_with(&folders.data, folders.keyring).map(Box::new)
     })
     .map_err(|e| e.to_string());
-    Message::BackupsOverdue(checked.map(|c| c.overdue).unwrap_or_else(|e| {
+    checked.map(|c| c.overdue).unwrap_or_else(|e| {
         tracing::warn!("could not look at the backup schedule: {e}");
         true
-    }))
+    })
 }

@@ -12,7 +12,8 @@ use carebook_sync::identity::Identity;
 use iced::widget::{button, column, container, pick_list, row, text, text_input};
 use iced::{Element, Fill, Task};
 
-use crate::app::{App, Folders, Message, Route, Setup};
+use crate::context::{Context, Folders};
+use crate::nav::{Event, Setup};
 use crate::theme;
 
 /// The shortest backup passphrase accepted.
@@ -56,6 +57,7 @@ pub enum Msg {
     Passphrase(String),
     Confirm(String),
     Start,
+    Started(Result<(), String>),
 }
 
 impl FirstRun {
@@ -179,38 +181,36 @@ fn start(
     Ok(())
 }
 
-pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
-    let folders = app.folders.clone();
-    let crate::app::Screen::FirstRun(f) = &mut app.screen else {
-        return Task::none();
-    };
-    match msg {
-        Msg::NewClinic => f.new_clinic = true,
-        Msg::Question => f.new_clinic = false,
-        Msg::Join => return app.begin(Setup::Join, Route::Peers),
-        Msg::Restore => return app.begin(Setup::Restore, Route::Backups),
-        Msg::Clinic(v) => f.clinic = v,
-        Msg::Name(n) => f.name = n,
-        Msg::Role(r) => f.role = r,
-        Msg::Passphrase(p) => f.passphrase = p,
-        Msg::Confirm(p) => f.confirm = p,
-        Msg::Start => {
-            if let Some(problem) = f.problem() {
-                f.error = Some(problem);
-                return Task::none();
-            }
-            f.error = None;
-            let (clinic, name, role) = (f.clinic.trim().to_string(), f.name.clone(), f.role);
-            let passphrase = f.passphrase.clone();
-            return app.runner.spawn(move |store| {
-                match start(store, &folders, &clinic, &name, role, passphrase) {
-                    Ok(()) => Message::StaffLoaded(
-                        staff::list(&store.writer()).map_err(|e| e.to_string()),
-                    ),
-                    Err(e) => Message::Failed(e),
+impl FirstRun {
+    pub fn update(&mut self, msg: Msg, ctx: &Context) -> (Task<Msg>, Option<Event>) {
+        match msg {
+            Msg::NewClinic => self.new_clinic = true,
+            Msg::Question => self.new_clinic = false,
+            Msg::Join => return (Task::none(), Some(Event::Begin(Setup::Join))),
+            Msg::Restore => return (Task::none(), Some(Event::Begin(Setup::Restore))),
+            Msg::Clinic(v) => self.clinic = v,
+            Msg::Name(n) => self.name = n,
+            Msg::Role(r) => self.role = r,
+            Msg::Passphrase(p) => self.passphrase = p,
+            Msg::Confirm(p) => self.confirm = p,
+            Msg::Start => {
+                if let Some(problem) = self.problem() {
+                    self.error = Some(problem);
+                    return (Task::none(), None);
                 }
-            });
+                self.error = None;
+                let (clinic, name, role) =
+                    (self.clinic.trim().to_string(), self.name.clone(), self.role);
+                let passphrase = self.passphrase.clone();
+                let folders = ctx.folders.clone();
+                let task = ctx.runner.spawn(move |store| {
+                    Msg::Started(start(store, &folders, &clinic, &name, role, passphrase))
+                });
+                return (task, None);
+            }
+            Msg::Started(Ok(())) => return (Task::none(), Some(Event::Started)),
+            Msg::Started(Err(e)) => self.error = Some(e),
         }
+        (Task::none(), None)
     }
-    Task::none()
 }

@@ -1,19 +1,25 @@
 //! Creating and editing a patient: fields in tab order, a clear message under each field that
 //! needs correcting, and a duplicate warning (same date of birth, similar name) before a new
-//! record is created.
+//! record is created. When the record being edited changes underneath (another computer, a
+//! script), the fields the person has not touched follow it and what they typed stays.
 
 use carebook_sync::clinic::patients::{self, Patient, PatientFields, FIELDS};
 use carebook_sync::clinic::{ClinicError, FieldError};
-use iced::widget::{button, column, container, row, scrollable, text, text_input};
+use iced::widget::{button, column, container, operation, row, scrollable, text, text_input};
 use iced::{Element, Fill, Task};
 
-use crate::app::{App, Message};
+use crate::context::Context;
+use crate::nav::{Event, Route};
 use crate::theme;
 
 #[derive(Debug, Default)]
 pub struct PatientForm {
-    /// The record being edited; None for a new patient.
+    /// The id of the record being edited; None for a new patient.
+    pub id: Option<String>,
+    /// The record being edited as last read (what the person's typing started from).
     pub editing: Option<Patient>,
+    /// Fields the person is typing in that another computer changed meanwhile (their labels).
+    pub changed_elsewhere: Vec<&'static str>,
     pub fields: PatientFields,
     pub errors: Vec<FieldError>,
     /// Possible duplicates found when saving a new patient.
@@ -23,10 +29,12 @@ pub struct PatientForm {
 
 #[derive(Debug, Clone)]
 pub enum Msg {
+    Loaded(Result<Box<Patient>, String>),
     Field(&'static str, String),
     Save,
     SaveAnyway,
     Cancel,
+    Saved(Result<String, SaveError>),
 }
 
 /// Why a save did not happen.
@@ -41,9 +49,12 @@ fn field_id(column: &str) -> String {
     format!("field-{column}")
 }
 
-/// The id of the first field (focused when the form opens).
-pub fn first_field() -> String {
-    field_id(FIELDS[0].0)
+fn label(column: &str) -> &'static str {
+    FIELDS
+        .iter()
+        .find(|(c, _)| *c == column)
+        .map(|(_, l)| *l)
+        .unwrap_or("")
 }
 
 fn set(f: &mut PatientFields, column: &str, value: String) {
@@ -63,10 +74,53 @@ fn set(f: &mut PatientFields, column: &str, value: String) {
 }
 
 impl PatientForm {
-    /// Fills the form with a record to edit.
-    pub fn edit(&mut self, p: Patient) {
-        self.fields = p.fields.clone();
-        self.editing = Some(p);
+    /// The form for a new patient (`id` None) or for editing one; the task reads the record
+    /// and puts the cursor in the first field.
+    pub fn open(id: Option<String>, ctx: &Context) -> (PatientForm, Task<Msg>) {
+        let form = PatientForm {
+            id,
+            ..PatientForm::default()
+        };
+        let task = Task::batch([form.refresh(ctx), operation::focus(field_id(FIELDS[0].0))]);
+        (form, task)
+    }
+
+    /// Reads the record being edited again (nothing for a new patient).
+    pub fn refresh(&self, ctx: &Context) -> Task<Msg> {
+        let Some(id) = self.id.clone() else {
+            return Task::none();
+        };
+        ctx.runner
+            .read(move |db| {
+                patients::get(db, &id)
+                    .map(Box::new)
+                    .map_err(|e| e.to_string())
+            })
+            .map(Msg::Loaded)
+    }
+
+    /// Takes the record as read now. The first time it fills the form; later, each field the
+    /// person has not changed follows the record, and each they changed keeps their typing
+    /// (and is named, when the record's value moved under it).
+    fn loaded(&mut self, newer: Patient) {
+        match &self.editing {
+            None => self.fields = newer.fields.clone(),
+            Some(base) => {
+                for (column, _) in FIELDS {
+                    let (typed, was, now) = (
+                        self.fields.get(column),
+                        base.fields.get(column),
+                        newer.fields.get(column),
+                    );
+                    if typed == was {
+                        set(&mut self.fields, column, now.to_string());
+                    } else if was != now && !self.changed_elsewhere.contains(&label(column)) {
+                        self.changed_elsewhere.push(label(column));
+                    }
+                }
+            }
+        }
+        self.editing = Some(newer);
     }
 
     pub fn failed(&mut self, e: SaveError) {
@@ -82,6 +136,57 @@ impl PatientForm {
             .iter()
             .find(|e| e.field == column)
             .map(|e| e.message.as_str())
+    }
+
+    pub fn update(&mut self, msg: Msg, ctx: &Context) -> (Task<Msg>, Option<Event>) {
+        let confirmed = match msg {
+            Msg::Loaded(Ok(p)) => {
+                self.loaded(*p);
+                return (Task::none(), None);
+            }
+            Msg::Loaded(Err(e)) => return (Task::none(), Some(Event::Notice(e))),
+            Msg::Field(column, value) => {
+                set(&mut self.fields, column, value);
+                self.errors.retain(|e| e.field != column);
+                return (Task::none(), None);
+            }
+            Msg::Cancel => return (Task::none(), Some(Event::Back)),
+            Msg::Saved(Ok(id)) => return (Task::none(), Some(Event::Replace(Route::Patient(id)))),
+            Msg::Saved(Err(e)) => {
+                self.failed(e);
+                return (Task::none(), None);
+            }
+            Msg::Save => false,
+            Msg::SaveAnyway => true,
+        };
+        let Some(actor) = ctx.actor() else {
+            return (Task::none(), None);
+        };
+        self.errors = self.fields.trimmed().problems();
+        self.duplicates.clear();
+        self.other_error = None;
+        if !self.errors.is_empty() {
+            return (Task::none(), None);
+        }
+        let fields = self.fields.clone();
+        let editing = self.id.clone();
+        let task = ctx.runner.spawn(move |store| {
+            let db = store.writer();
+            let result = match editing {
+                Some(id) => patients::update(&db, &actor, &id, &fields)
+                    .map(|p| p.id)
+                    .map_err(save_error),
+                None => match patients::possible_duplicates(&db, &fields, None) {
+                    Ok(d) if !d.is_empty() && !confirmed => Err(SaveError::Duplicates(d)),
+                    Ok(_) => patients::create(&db, &actor, &fields)
+                        .map(|p| p.id)
+                        .map_err(save_error),
+                    Err(e) => Err(save_error(e)),
+                },
+            };
+            Msg::Saved(result)
+        });
+        (task, None)
     }
 
     pub fn view(&self) -> Element<'_, Msg> {
@@ -136,6 +241,15 @@ impl PatientForm {
             );
             container(list).padding(10).width(Fill).style(theme::notice)
         });
+        let elsewhere = (!self.changed_elsewhere.is_empty()).then(|| {
+            container(text(format!(
+                "Changed on another computer while you were typing: {}. Saving keeps what you typed.",
+                self.changed_elsewhere.join(", ")
+            )))
+            .padding(8)
+            .width(Fill)
+            .style(theme::notice)
+        });
         let other = self
             .other_error
             .as_ref()
@@ -150,7 +264,7 @@ impl PatientForm {
         ]
         .spacing(8);
         scrollable(
-            column![form, duplicates, other, buttons]
+            column![elsewhere, form, duplicates, other, buttons]
                 .spacing(12)
                 .max_width(640),
         )
@@ -164,47 +278,4 @@ fn save_error(e: ClinicError) -> SaveError {
         ClinicError::Invalid(errors) => SaveError::Invalid(errors),
         other => SaveError::Other(other.to_string()),
     }
-}
-
-pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
-    let Some(actor) = app.actor() else {
-        return Task::none();
-    };
-    let crate::app::Screen::Form(form) = &mut app.screen else {
-        return Task::none();
-    };
-    let confirmed = match msg {
-        Msg::Field(column, value) => {
-            set(&mut form.fields, column, value);
-            form.errors.retain(|e| e.field != column);
-            return Task::none();
-        }
-        Msg::Cancel => return app.update(Message::Back),
-        Msg::Save => false,
-        Msg::SaveAnyway => true,
-    };
-    form.errors = form.fields.trimmed().problems();
-    form.duplicates.clear();
-    form.other_error = None;
-    if !form.errors.is_empty() {
-        return Task::none();
-    }
-    let fields = form.fields.clone();
-    let editing = form.editing.as_ref().map(|p| p.id.clone());
-    app.runner.spawn(move |store| {
-        let db = store.writer();
-        let result = match editing {
-            Some(id) => patients::update(&db, &actor, &id, &fields)
-                .map(|p| p.id)
-                .map_err(save_error),
-            None => match patients::possible_duplicates(&db, &fields, None) {
-                Ok(d) if !d.is_empty() && !confirmed => Err(SaveError::Duplicates(d)),
-                Ok(_) => patients::create(&db, &actor, &fields)
-                    .map(|p| p.id)
-                    .map_err(save_error),
-                Err(e) => Err(save_error(e)),
-            },
-        };
-        Message::FormSaved(result)
-    })
 }

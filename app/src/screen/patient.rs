@@ -7,13 +7,14 @@ use carebook_sync::clinic::history::Entry;
 use carebook_sync::clinic::patients::{self, Patient};
 use carebook_sync::clinic::staff::{Role, Staff};
 use carebook_sync::clinic::visits::{self, Visit};
-use carebook_sync::clinic::{self, history};
-use carebook_sync::store::Store;
+use carebook_sync::clinic::{self, history, Actor};
+use carebook_sync::store::CrrConnection;
 use iced::widget::{button, column, container, pick_list, row, scrollable, text, text_input};
 use iced::{Center, Element, Fill, FillPortion, Task};
 
-use crate::app::{App, Message, Route};
-use crate::theme;
+use crate::context::Context;
+use crate::nav::{self, Event, Route};
+use crate::{clock, theme};
 
 /// Everything the page shows, read in one go.
 #[derive(Debug, Clone)]
@@ -27,28 +28,23 @@ pub struct Loaded {
     pub merge: Option<String>,
 }
 
-pub fn load(store: &Store, id: &str) -> Result<Loaded, String> {
-    let db = store.writer();
-    let read = || -> clinic::Result<Loaded> {
-        let patient = patients::get(&db, id)?;
-        Ok(Loaded {
-            appointments: appointments::for_patient(&db, id)?,
-            visits: visits::for_patient(&db, id)?,
-            history: history::for_patient(&db, id)?,
-            duplicates: patients::possible_duplicates(&db, &patient.fields, Some(id))?,
-            merge: patients::merge_of(&db, id)?,
-            patient,
-        })
-    };
-    read().map_err(|e| e.to_string())
-}
-
-fn msg(m: Msg) -> Message {
-    Message::Patient(m)
+fn load(db: &CrrConnection, id: &str) -> clinic::Result<Loaded> {
+    let patient = patients::get(db, id)?;
+    Ok(Loaded {
+        appointments: appointments::for_patient(db, id)?,
+        visits: visits::for_patient(db, id)?,
+        history: history::for_patient(db, id)?,
+        duplicates: patients::possible_duplicates(db, &patient.fields, Some(id))?,
+        merge: patients::merge_of(db, id)?,
+        patient,
+    })
 }
 
 #[derive(Debug, Default)]
 pub struct PatientPage {
+    pub id: String,
+    /// This computer's device ID (history says "this computer" for its changes).
+    pub device_id: String,
     pub data: Option<Loaded>,
     pub book_at: String,
     pub book_minutes: String,
@@ -59,6 +55,8 @@ pub struct PatientPage {
 
 #[derive(Debug, Clone)]
 pub enum Msg {
+    Loaded(Result<Box<Loaded>, String>),
+    Written(Result<Option<Route>, String>),
     Edit,
     Archive(bool),
     BookAt(String),
@@ -70,6 +68,7 @@ pub enum Msg {
     OpenVisit(String),
     Merge(String),
     UndoMerge(String),
+    OpenDuplicate(String),
 }
 
 /// The next quarter hour from now, local time.
@@ -82,7 +81,26 @@ fn next_slot() -> String {
 }
 
 impl PatientPage {
-    pub fn loaded(&mut self, data: Loaded, staff: &[Staff]) {
+    /// The page of patient `id`; the task reads it.
+    pub fn open(id: String, ctx: &Context) -> (PatientPage, Task<Msg>) {
+        let page = PatientPage {
+            id,
+            device_id: ctx.device_id.to_string(),
+            ..PatientPage::default()
+        };
+        let task = page.refresh(ctx);
+        (page, task)
+    }
+
+    /// Reads the page again.
+    pub fn refresh(&self, ctx: &Context) -> Task<Msg> {
+        let id = self.id.clone();
+        ctx.runner
+            .read(move |db| load(db, &id).map(Box::new).map_err(|e| e.to_string()))
+            .map(Msg::Loaded)
+    }
+
+    fn loaded(&mut self, data: Loaded, staff: &[Staff]) {
         self.data = Some(data);
         self.doctors = staff
             .iter()
@@ -98,7 +116,7 @@ impl PatientPage {
         }
     }
 
-    pub fn view<'a>(&'a self, app: &'a App) -> Element<'a, Message> {
+    pub fn view(&self) -> Element<'_, Msg> {
         let Some(d) = &self.data else {
             return text("Loading…").into();
         };
@@ -131,7 +149,7 @@ impl PatientPage {
             let undo = d
                 .merge
                 .clone()
-                .map(|m| button(text("Undo merge")).on_press(msg(Msg::UndoMerge(m))));
+                .map(|m| button(text("Undo merge")).on_press(Msg::UndoMerge(m)));
             container(
                 row![
                     text(if p.merged_into.is_empty() {
@@ -148,16 +166,16 @@ impl PatientPage {
             .style(theme::notice)
         });
         let actions = row![
-            button(text("Edit")).on_press(msg(Msg::Edit)),
-            button(text("New visit note")).on_press(msg(Msg::StartVisit)),
+            button(text("Edit")).on_press(Msg::Edit),
+            button(text("New visit note")).on_press(Msg::StartVisit),
             if p.archived {
                 button(text("Restore"))
                     .style(button::secondary)
-                    .on_press(msg(Msg::Archive(false)))
+                    .on_press(Msg::Archive(false))
             } else {
                 button(text("Archive"))
                     .style(button::secondary)
-                    .on_press(msg(Msg::Archive(true)))
+                    .on_press(Msg::Archive(true))
             },
         ]
         .spacing(8);
@@ -174,21 +192,21 @@ impl PatientPage {
             text("Book an appointment").font(theme::BOLD),
             row![
                 text_input("YYYY-MM-DDTHH:MM", &self.book_at)
-                    .on_input(|v| msg(Msg::BookAt(v)))
+                    .on_input(Msg::BookAt)
                     .width(170),
                 text_input("minutes", &self.book_minutes)
-                    .on_input(|v| msg(Msg::BookMinutes(v)))
+                    .on_input(Msg::BookMinutes)
                     .width(70),
-                pick_list(self.doctors.as_slice(), self.book_with.clone(), |s| msg(
+                pick_list(self.doctors.as_slice(), self.book_with.clone(), |s| {
                     Msg::BookWith(s)
-                )),
+                }),
             ]
             .spacing(6),
             row![
                 text_input("Reason", &self.book_reason)
-                    .on_input(|v| msg(Msg::BookReason(v)))
-                    .on_submit(msg(Msg::Book)),
-                button(text("Book")).on_press(msg(Msg::Book)),
+                    .on_input(Msg::BookReason)
+                    .on_submit(Msg::Book),
+                button(text("Book")).on_press(Msg::Book),
             ]
             .spacing(6),
         ]
@@ -217,19 +235,13 @@ impl PatientPage {
                     v.visit_date, v.clinician_name, v.fields.diagnosis
                 )))
                 .style(button::text)
-                .on_press(msg(Msg::OpenVisit(v.id.clone()))),
+                .on_press(Msg::OpenVisit(v.id.clone())),
             );
         }
         let mut past = column![text("History").font(theme::BOLD)].spacing(2);
         for e in d.history.iter().take(50) {
-            let when = chrono::DateTime::from_timestamp(e.at, 0)
-                .map(|t| {
-                    t.with_timezone(&chrono::Local)
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string()
-                })
-                .unwrap_or_default();
-            let device = if e.device_id == app.device_id {
+            let when = clock::local(e.at, clock::MINUTE);
+            let device = if e.device_id == self.device_id {
                 "this computer".to_string()
             } else {
                 format!("computer {}", &e.device_id[..e.device_id.len().min(6)])
@@ -271,10 +283,10 @@ impl PatientPage {
                         text(format!("{}  ·  {}", o.display_name(), o.chart_no)),
                         button(text("Open"))
                             .style(button::secondary)
-                            .on_press(Message::Go(Route::Patient(o.id.clone()))),
+                            .on_press(Msg::OpenDuplicate(o.id.clone())),
                         button(text("Merge into this record"))
                             .style(button::danger)
-                            .on_press(msg(Msg::Merge(o.id.clone()))),
+                            .on_press(Msg::Merge(o.id.clone())),
                     ]
                     .spacing(8)
                     .align_y(Center),
@@ -303,73 +315,80 @@ impl PatientPage {
     }
 }
 
-pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
-    let Some(actor) = app.actor() else {
-        return Task::none();
-    };
-    let crate::app::Screen::Patient(page) = &mut app.screen else {
-        return Task::none();
-    };
-    let Some(id) = page.data.as_ref().map(|d| d.patient.id.clone()) else {
-        return Task::none();
-    };
-    match msg {
-        Msg::BookAt(v) => page.book_at = v,
-        Msg::BookMinutes(v) => page.book_minutes = v,
-        Msg::BookReason(v) => page.book_reason = v,
-        Msg::BookWith(s) => page.book_with = Some(s),
-        Msg::Edit => return app.update(Message::Go(Route::EditPatient(id))),
-        Msg::OpenVisit(v) => return app.update(Message::Go(Route::Visit(v))),
-        Msg::Book => {
-            let Ok(minutes) = page.book_minutes.trim().parse::<i64>() else {
-                app.notice = Some("Duration must be a number of minutes".into());
-                return Task::none();
-            };
-            let (at, reason) = (page.book_at.trim().to_string(), page.book_reason.clone());
-            let with = page
-                .book_with
-                .as_ref()
-                .map(|s| s.id.clone())
-                .unwrap_or_default();
-            page.book_reason.clear();
-            return app.runner.spawn(move |store| {
-                let r =
-                    appointments::book(&store.writer(), &actor, &id, &with, &at, minutes, &reason);
-                Message::Done(r.map(|_| None).map_err(|e| e.to_string()))
-            });
+impl PatientPage {
+    pub fn update(&mut self, msg: Msg, ctx: &Context) -> (Task<Msg>, Option<Event>) {
+        let id = self.id.clone();
+        let open = |r: Route| (Task::none(), Some(Event::Open(r)));
+        match msg {
+            Msg::Loaded(Ok(data)) => self.loaded(*data, ctx.staff),
+            Msg::Loaded(Err(e)) => return (Task::none(), Some(Event::Notice(e))),
+            Msg::Written(r) => return (Task::none(), nav::written(r)),
+            Msg::BookAt(v) => self.book_at = v,
+            Msg::BookMinutes(v) => self.book_minutes = v,
+            Msg::BookReason(v) => self.book_reason = v,
+            Msg::BookWith(s) => self.book_with = Some(s),
+            Msg::Edit => return open(Route::EditPatient(id)),
+            Msg::OpenVisit(v) => return open(Route::Visit(v)),
+            Msg::OpenDuplicate(other) => return open(Route::Patient(other)),
+            Msg::Book => {
+                let Ok(minutes) = self.book_minutes.trim().parse::<i64>() else {
+                    let why = "Duration must be a number of minutes".to_string();
+                    return (Task::none(), Some(Event::Notice(why)));
+                };
+                let (at, reason) = (self.book_at.trim().to_string(), self.book_reason.clone());
+                let with = self
+                    .book_with
+                    .as_ref()
+                    .map(|s| s.id.clone())
+                    .unwrap_or_default();
+                self.book_reason.clear();
+                return self.write(ctx, move |db, actor| {
+                    appointments::book(db, actor, &id, &with, &at, minutes, &reason).map(|_| None)
+                });
+            }
+            Msg::StartVisit => {
+                let clinician = ctx
+                    .me
+                    .filter(|s| s.role == Role::Doctor)
+                    .or(self.book_with.as_ref())
+                    .map(|s| s.id.clone())
+                    .unwrap_or_default();
+                let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+                return self.write(ctx, move |db, actor| {
+                    visits::start(db, actor, &id, &clinician, &today).map(|v| Some(Route::Visit(v)))
+                });
+            }
+            Msg::Archive(archived) => {
+                return self.write(ctx, move |db, actor| {
+                    patients::set_archived(db, actor, &id, archived).map(|()| None)
+                });
+            }
+            Msg::Merge(absorbed) => {
+                return self.write(ctx, move |db, actor| {
+                    patients::merge(db, actor, &id, &absorbed).map(|_| None)
+                });
+            }
+            Msg::UndoMerge(merge) => {
+                return self.write(ctx, move |db, actor| {
+                    patients::undo_merge(db, actor, &merge).map(|()| None)
+                });
+            }
         }
-        Msg::StartVisit => {
-            let clinician = app
-                .me
-                .as_ref()
-                .filter(|s| s.role == Role::Doctor)
-                .or(page.book_with.as_ref())
-                .map(|s| s.id.clone())
-                .unwrap_or_default();
-            let today = chrono::Local::now().format("%Y-%m-%d").to_string();
-            return app.runner.spawn(move |store| {
-                let r = visits::start(&store.writer(), &actor, &id, &clinician, &today);
-                Message::Done(r.map(|v| Some(Route::Visit(v))).map_err(|e| e.to_string()))
-            });
-        }
-        Msg::Archive(archived) => {
-            return app.runner.spawn(move |store| {
-                let r = patients::set_archived(&store.writer(), &actor, &id, archived);
-                Message::Done(r.map(|()| None).map_err(|e| e.to_string()))
-            });
-        }
-        Msg::Merge(absorbed) => {
-            return app.runner.spawn(move |store| {
-                let r = patients::merge(&store.writer(), &actor, &id, &absorbed);
-                Message::Done(r.map(|_| None).map_err(|e| e.to_string()))
-            });
-        }
-        Msg::UndoMerge(merge) => {
-            return app.runner.spawn(move |store| {
-                let r = patients::undo_merge(&store.writer(), &actor, &merge);
-                Message::Done(r.map(|()| None).map_err(|e| e.to_string()))
-            });
-        }
+        (Task::none(), None)
     }
-    Task::none()
+
+    /// Runs a write as the person at the keyboard; its result says where to go next.
+    fn write(
+        &self,
+        ctx: &Context,
+        job: impl FnOnce(&CrrConnection, &Actor) -> clinic::Result<Option<Route>> + Send + 'static,
+    ) -> (Task<Msg>, Option<Event>) {
+        let Some(actor) = ctx.actor() else {
+            return (Task::none(), None);
+        };
+        let task = ctx.runner.spawn(move |store| {
+            Msg::Written(job(&store.writer(), &actor).map_err(|e| e.to_string()))
+        });
+        (task, None)
+    }
 }

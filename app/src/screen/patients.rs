@@ -1,58 +1,124 @@
 //! The patient list: search as you type across name, chart number, phone and date of birth;
-//! Enter opens the first result.
+//! Enter opens the first result. The app keeps this screen's state across routes, so the
+//! search is still there when the person comes back.
 
-use iced::widget::{button, column, container, row, scrollable, text, text_input};
-use iced::{Center, Element, Fill, FillPortion};
+use carebook_sync::clinic::search::{self, Hit};
+use iced::widget::{button, column, container, operation, row, scrollable, text, text_input};
+use iced::{Center, Element, Fill, FillPortion, Task};
 
-use crate::app::{App, Message, Route, SEARCH};
+use crate::context::Context;
+use crate::nav::{Event, Route};
 use crate::theme;
 
-pub fn view(app: &App) -> Element<'_, Message> {
-    let search = text_input(
-        "Search by name, chart number, phone or date of birth",
-        &app.search,
-    )
-    .id(SEARCH)
-    .on_input(Message::SearchChanged)
-    .on_submit(Message::OpenFirstHit)
-    .padding(10)
-    .size(18);
-    let summary = if app.search.trim().is_empty() {
-        "Recently changed patients".to_string()
-    } else if app.hits.is_empty() {
-        "No patient matches. Ctrl+N creates one.".to_string()
-    } else {
-        format!("{} found — Enter opens the first", app.hits.len())
-    };
-    let mut list = column![].spacing(2);
-    for h in &app.hits {
-        let name = carebook_sync::clinic::patients::display_name(&h.given_name, &h.family_name);
-        let allergy = (!h.allergies.is_empty()).then(|| {
-            container(text(format!("Allergy: {}", h.allergies)).size(13))
-                .padding([2, 6])
-                .style(theme::alert)
-        });
-        let line = row![
-            text(name).font(theme::BOLD).width(FillPortion(4)),
-            text(h.chart_no.clone()).width(FillPortion(2)),
-            text(h.date_of_birth.clone()).width(FillPortion(2)),
-            text(h.phone.clone()).width(FillPortion(2)),
-            container(allergy).width(FillPortion(2)),
+/// The search box's id (Ctrl+F focuses it).
+pub const SEARCH: &str = "search";
+
+/// How many results the list shows.
+const RESULTS: usize = 50;
+
+#[derive(Debug, Default)]
+pub struct Patients {
+    pub query: String,
+    pub hits: Vec<Hit>,
+    /// Which search is the newest (a slower, older one must not overwrite it).
+    generation: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Query(String),
+    OpenFirst,
+    Open(String),
+    Found(u64, Result<Vec<Hit>, String>),
+}
+
+impl Patients {
+    /// Searches again (on opening, and when records changed) and puts the cursor in the box.
+    pub fn open(&mut self, ctx: &Context) -> Task<Msg> {
+        Task::batch([self.refresh(ctx), operation::focus(SEARCH)])
+    }
+
+    /// Runs the search again.
+    pub fn refresh(&mut self, ctx: &Context) -> Task<Msg> {
+        self.generation += 1;
+        let (generation, query) = (self.generation, self.query.clone());
+        ctx.runner
+            .read(move |db| search::search(db, &query, RESULTS).map_err(|e| e.to_string()))
+            .map(move |hits| Msg::Found(generation, hits))
+    }
+
+    pub fn update(&mut self, msg: Msg, ctx: &Context) -> (Task<Msg>, Option<Event>) {
+        match msg {
+            Msg::Query(q) => {
+                self.query = q;
+                return (self.refresh(ctx), None);
+            }
+            Msg::Found(generation, Ok(hits)) => {
+                if generation == self.generation {
+                    self.hits = hits;
+                }
+            }
+            Msg::Found(_, Err(e)) => return (Task::none(), Some(Event::Notice(e))),
+            Msg::OpenFirst => {
+                if let Some(h) = self.hits.first() {
+                    return (
+                        Task::none(),
+                        Some(Event::Open(Route::Patient(h.id.clone()))),
+                    );
+                }
+            }
+            Msg::Open(id) => return (Task::none(), Some(Event::Open(Route::Patient(id)))),
+        }
+        (Task::none(), None)
+    }
+
+    pub fn view(&self) -> Element<'_, Msg> {
+        let search = text_input(
+            "Search by name, chart number, phone or date of birth",
+            &self.query,
+        )
+        .id(SEARCH)
+        .on_input(Msg::Query)
+        .on_submit(Msg::OpenFirst)
+        .padding(10)
+        .size(18);
+        let summary = if self.query.trim().is_empty() {
+            "Recently changed patients".to_string()
+        } else if self.hits.is_empty() {
+            "No patient matches. Ctrl+N creates one.".to_string()
+        } else {
+            format!("{} found — Enter opens the first", self.hits.len())
+        };
+        let mut list = column![].spacing(2);
+        for h in &self.hits {
+            let name = carebook_sync::clinic::patients::display_name(&h.given_name, &h.family_name);
+            let allergy = (!h.allergies.is_empty()).then(|| {
+                container(text(format!("Allergy: {}", h.allergies)).size(13))
+                    .padding([2, 6])
+                    .style(theme::alert)
+            });
+            let line = row![
+                text(name).font(theme::BOLD).width(FillPortion(4)),
+                text(h.chart_no.clone()).width(FillPortion(2)),
+                text(h.date_of_birth.clone()).width(FillPortion(2)),
+                text(h.phone.clone()).width(FillPortion(2)),
+                container(allergy).width(FillPortion(2)),
+            ]
+            .spacing(8)
+            .align_y(Center);
+            list = list.push(
+                button(line)
+                    .style(button::text)
+                    .width(Fill)
+                    .on_press(Msg::Open(h.id.clone())),
+            );
+        }
+        column![
+            search,
+            text(summary).size(13),
+            scrollable(list).height(Fill)
         ]
         .spacing(8)
-        .align_y(Center);
-        list = list.push(
-            button(line)
-                .style(button::text)
-                .width(Fill)
-                .on_press(Message::Go(Route::Patient(h.id.clone()))),
-        );
+        .into()
     }
-    column![
-        search,
-        text(summary).size(13),
-        scrollable(list).height(Fill)
-    ]
-    .spacing(8)
-    .into()
 }

@@ -11,11 +11,12 @@ use carebook_sync::net::node::{Node, NodeError};
 use carebook_sync::net::roster::{self, HeldBack, LongAway, Member, Request};
 use carebook_sync::pairing_link::PairingLink;
 use carebook_sync::replica::ReplicaError;
-use carebook_sync::store::Store;
+use carebook_sync::store::CrrConnection;
 use iced::widget::{button, column, container, qr_code, row, scrollable, text, text_input};
 use iced::{Center, Element, Fill, Font, Task};
 
-use crate::app::{App, Message};
+use crate::context::Context;
+use crate::nav::{self, Event, Route};
 use crate::theme;
 
 /// A member with the node's notes on it.
@@ -41,12 +42,11 @@ pub struct Loaded {
 }
 
 /// Reads the screen; `port` is where this computer listens (for its pairing link).
-pub fn load(store: &Store, me: &DeviceId, port: u16) -> Result<Loaded, String> {
-    let db = store.writer();
+pub fn load(db: &CrrConnection, me: &DeviceId, port: u16) -> Result<Loaded, String> {
     let read = || -> Result<Loaded, Box<dyn std::error::Error>> {
         let mut lines = Vec::new();
-        for m in roster::members(&db)? {
-            let (state, last_contact, detail) = match roster::status(&db, &m.id)? {
+        for m in roster::members(db)? {
+            let (state, last_contact, detail) = match roster::status(db, &m.id)? {
                 Some(p) if p.state == "catching up" => (
                     format!("catching up ({} to send)", p.lag),
                     p.last_contact,
@@ -63,18 +63,27 @@ pub fn load(store: &Store, me: &DeviceId, port: u16) -> Result<Loaded, String> {
             });
         }
         Ok(Loaded {
-            link: PairingLink::of_this_computer(&db, *me, port)?,
-            held_back: roster::held_back(&db)?,
-            long_away: roster::long_away(&db, me, chrono::Utc::now().timestamp())?,
+            link: PairingLink::of_this_computer(db, *me, port)?,
+            held_back: roster::held_back(db)?,
+            long_away: roster::long_away(db, me, chrono::Utc::now().timestamp())?,
             lines,
-            requests: roster::requests(&db)?,
+            requests: roster::requests(db)?,
         })
     };
     read().map_err(|e| e.to_string())
 }
 
+/// This computer on the network, as the screen shows it.
+#[derive(Debug, Clone)]
+pub struct Here {
+    pub node: Arc<Node>,
+    pub port: u16,
+}
+
 #[derive(Debug, Default)]
 pub struct Peers {
+    /// None when the window runs without the network.
+    pub here: Option<Here>,
     pub data: Option<Loaded>,
     pub address: String,
     pub id: String,
@@ -84,6 +93,11 @@ pub struct Peers {
 
 #[derive(Debug, Clone)]
 pub enum Msg {
+    Loaded(Result<Box<Loaded>, String>),
+    /// A pairing, accept or removal finished: what to tell the person.
+    Outcome(Result<String, String>),
+    Written(Result<(), String>),
+    Scan,
     Address(String),
     Id(String),
     Pair,
@@ -100,9 +114,8 @@ fn when(at: i64) -> String {
 }
 
 impl Peers {
-    pub fn view<'a>(&'a self, app: &'a App) -> Element<'a, Message> {
-        let msg = Message::Peers;
-        let Some(node) = &app.node else {
+    pub fn view(&self) -> Element<'_, Msg> {
+        let Some(Here { node, port }) = &self.here else {
             return text("This window runs without the network (started with --discovery off and no listener).").into();
         };
         let me = node.identity.id;
@@ -111,14 +124,14 @@ impl Peers {
                 qr_code(d).cell_size(4),
                 button(text("Copy the pairing link").size(13))
                     .style(button::secondary)
-                    .on_press(msg(Msg::CopyLink)),
+                    .on_press(Msg::CopyLink),
             ]
             .spacing(6)
             .align_x(Center)
         });
         let this = column![
             text("This computer").font(theme::BOLD).size(20),
-            text(format!("Listening on port {}", app.listen_port)),
+            text(format!("Listening on port {port}")),
             text("Device ID (read it to the person at the other computer, or let them scan the code):"),
             text(me.to_text()).font(Font::MONOSPACE).size(18),
             text(format!("Private key: {}", node.identity.storage)).size(13),
@@ -127,8 +140,7 @@ impl Peers {
         let pair = column![
             text("Join another computer").font(theme::BOLD).size(20),
             row![
-                button(text("Scan the other computer's code"))
-                    .on_press(Message::Go(crate::app::Route::Scan)),
+                button(text("Scan the other computer's code")).on_press(Msg::Scan),
                 text("with this computer's camera, or from a photo or screenshot of it").size(13),
             ]
             .spacing(10)
@@ -136,12 +148,12 @@ impl Peers {
             text("Or type the other computer's address and the device ID its screen shows:"),
             row![
                 text_input("192.168.1.20:7462", &self.address)
-                    .on_input(move |v| msg(Msg::Address(v)))
+                    .on_input(Msg::Address)
                     .width(200),
                 text_input("its device ID", &self.id)
-                    .on_input(move |v| msg(Msg::Id(v)))
-                    .on_submit(msg(Msg::Pair)),
-                button(text("Pair")).on_press(msg(Msg::Pair)),
+                    .on_input(Msg::Id)
+                    .on_submit(Msg::Pair),
+                button(text("Pair")).on_press(Msg::Pair),
             ]
             .spacing(6),
         ]
@@ -165,7 +177,7 @@ impl Peers {
                             text(format!("{}  ·  {}  ·  {}", r.name, r.address, r.id))
                                 .font(Font::MONOSPACE)
                                 .size(13),
-                            button(text("Accept")).on_press(msg(Msg::Accept(r.id))),
+                            button(text("Accept")).on_press(Msg::Accept(r.id)),
                         ]
                         .spacing(8)
                         .align_y(Center),
@@ -209,7 +221,7 @@ impl Peers {
                         Some(
                             button(text(label).size(13))
                                 .style(button::danger)
-                                .on_press(msg(Msg::Remove(m.id))),
+                                .on_press(Msg::Remove(m.id)),
                         ),
                     )
                 };
@@ -256,24 +268,22 @@ impl Peers {
 
 /// The pairing attempt, as a person reads it: trust `other` (named `name`, when its pairing
 /// code said) and ask it at `address` to accept this computer. The Scan view hands over here
-/// too, once the code's address has answered with the code's ID.
-pub(crate) async fn pair(
+/// too, once the code's address has answered with the code's ID. Ok is what to tell the
+/// person; Err why it failed.
+pub async fn pair(
     node: Arc<Node>,
     address: SocketAddr,
     other: DeviceId,
     name: String,
-) -> Message {
+) -> Result<String, String> {
     let store = node.store.clone();
     let added = tokio::task::spawn_blocking(move || {
         roster::add(&store.writer(), &other, &name, &address.to_string())
     })
     .await;
-    if let Err(e) = added
+    added
         .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    {
-        return Message::Failed(e);
-    }
+        .and_then(|r| r.map_err(|e| e.to_string()))?;
     let _ = node.refresh_roster().await;
     match tokio::time::timeout(
         std::time::Duration::from_secs(15),
@@ -281,67 +291,100 @@ pub(crate) async fn pair(
     )
     .await
     {
-        Err(_) => Message::Failed(format!("no answer from {address}")),
+        Err(_) => Err(format!("no answer from {address}")),
         Ok(Err(NodeError::Replica(ReplicaError::Bye(reason)))) => {
-            Message::Notice(format!("Asked {address} to accept this computer: {reason}"))
+            Ok(format!("Asked {address} to accept this computer: {reason}"))
         }
-        Ok(Err(e)) => Message::Failed(format!("pairing with {address}: {e}")),
-        Ok(Ok(())) => Message::Notice(format!("Paired with {}", other.short())),
+        Ok(Err(e)) => Err(format!("pairing with {address}: {e}")),
+        Ok(Ok(())) => Ok(format!("Paired with {}", other.short())),
     }
 }
 
-pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
-    let Some(node) = app.node.clone() else {
-        return Task::none();
-    };
-    let crate::app::Screen::Peers(p) = &mut app.screen else {
-        return Task::none();
-    };
-    match msg {
-        Msg::Address(v) => p.address = v,
-        Msg::Id(v) => p.id = v,
-        Msg::Pair => {
-            let Ok(address) = p.address.trim().parse::<SocketAddr>() else {
-                app.notice = Some("The address must look like 192.168.1.20:7462".into());
-                return Task::none();
-            };
-            let other = match DeviceId::parse(&p.id) {
-                Ok(id) => id,
-                Err(e) => {
-                    app.notice = Some(format!("That device ID is not right: {e}"));
-                    return Task::none();
-                }
-            };
-            return Task::perform(pair(node, address, other, String::new()), |m| m);
-        }
-        Msg::CopyLink => {
-            app.notice = Some(
-                "The pairing link is copied. Paste it into the other computer's Scan view (it holds no patient data).".into(),
-            );
-            return match &p.data {
-                Some(d) => iced::clipboard::write(d.link.to_uri()),
-                None => Task::none(),
-            };
-        }
-        Msg::Accept(id) => {
-            return app.runner.spawn(move |store| {
-                let r = roster::accept(&store.writer(), &id).map_err(|e| e.to_string());
-                Message::Done(r.map(|_| None))
-            });
-        }
-        Msg::Remove(id) => {
-            if p.confirm_remove != Some(id) {
-                p.confirm_remove = Some(id);
-                return Task::none();
-            }
-            p.confirm_remove = None;
-            return app.runner.spawn(move |store| {
-                let r = roster::revoke(&store.writer(), &id).map_err(|e| e.to_string());
-                Message::Done(r.map(|_| None))
-            });
-        }
+impl Peers {
+    /// The screen for this computer's node (None without the network); the task reads it.
+    pub fn open(ctx: &Context) -> (Peers, Task<Msg>) {
+        let peers = Peers {
+            here: ctx.node.map(|node| Here {
+                node: node.clone(),
+                port: ctx.listen_port,
+            }),
+            ..Peers::default()
+        };
+        let task = peers.refresh(ctx);
+        (peers, task)
     }
-    Task::none()
+
+    /// Reads the roster and the connections again.
+    pub fn refresh(&self, ctx: &Context) -> Task<Msg> {
+        let Some(Here { node, port }) = &self.here else {
+            return Task::none();
+        };
+        let (me, port) = (node.identity.id, *port);
+        ctx.runner
+            .read(move |db| load(db, &me, port).map(Box::new))
+            .map(Msg::Loaded)
+    }
+
+    pub fn update(&mut self, msg: Msg, ctx: &Context) -> (Task<Msg>, Option<Event>) {
+        let notice = |n: String| (Task::none(), Some(Event::Notice(n)));
+        match msg {
+            Msg::Loaded(Ok(d)) => self.loaded(*d),
+            Msg::Loaded(Err(e)) | Msg::Outcome(Err(e)) => return notice(e),
+            Msg::Outcome(Ok(n)) => return notice(n),
+            Msg::Written(r) => return (Task::none(), nav::written(r.map(|()| None))),
+            Msg::Scan => return (Task::none(), Some(Event::Open(Route::Scan))),
+            Msg::Address(v) => self.address = v,
+            Msg::Id(v) => self.id = v,
+            Msg::Pair => {
+                let Some(here) = &self.here else {
+                    return (Task::none(), None);
+                };
+                let Ok(address) = self.address.trim().parse::<SocketAddr>() else {
+                    return notice("The address must look like 192.168.1.20:7462".into());
+                };
+                let other = match DeviceId::parse(&self.id) {
+                    Ok(id) => id,
+                    Err(e) => return notice(format!("That device ID is not right: {e}")),
+                };
+                let task = Task::perform(
+                    pair(here.node.clone(), address, other, String::new()),
+                    Msg::Outcome,
+                );
+                return (task, None);
+            }
+            Msg::CopyLink => {
+                let Some(d) = &self.data else {
+                    return (Task::none(), None);
+                };
+                return (
+                    iced::clipboard::write(d.link.to_uri()),
+                    Some(Event::Notice(
+                        "The pairing link is copied. Paste it into the other computer's Scan view (it holds no patient data).".into(),
+                    )),
+                );
+            }
+            Msg::Accept(id) => {
+                let task = ctx.runner.spawn(move |store| {
+                    let r = roster::accept(&store.writer(), &id).map_err(|e| e.to_string());
+                    Msg::Written(r.map(|_| ()))
+                });
+                return (task, None);
+            }
+            Msg::Remove(id) => {
+                if self.confirm_remove != Some(id) {
+                    self.confirm_remove = Some(id);
+                    return (Task::none(), None);
+                }
+                self.confirm_remove = None;
+                let task = ctx.runner.spawn(move |store| {
+                    let r = roster::revoke(&store.writer(), &id).map_err(|e| e.to_string());
+                    Msg::Written(r.map(|_| ()))
+                });
+                return (task, None);
+            }
+        }
+        (Task::none(), None)
+    }
 }
 
 #[cfg(test)]
@@ -352,7 +395,7 @@ mod tests {
     fn the_code_carries_the_pairing_link_of_this_computer() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
-            Store::open(
+            carebook_sync::store::Store::open(
                 &dir.path().join("carebook.db"),
                 carebook_sync::store::schema::CLINIC,
             )
@@ -365,7 +408,7 @@ mod tests {
         .unwrap();
         carebook_sync::clinic::profile::ensure(&store.writer(), "Riverside Practice").unwrap();
         let node = Node::new(identity, store, "Front desk").unwrap();
-        let loaded = load(&node.store, &node.identity.id, 7462).unwrap();
+        let loaded = load(&node.store.reader().unwrap(), &node.identity.id, 7462).unwrap();
         let link = PairingLink::parse(&loaded.link.to_uri()).unwrap();
         assert_eq!(link.id, node.identity.id);
         assert_eq!(link.name, "Front desk");

@@ -21,7 +21,7 @@ use iced::futures::{executor, SinkExt};
 use iced::widget::{button, center, column, container, image, row, stack, text, text_input};
 use iced::{border, Center, Color, ContentFit, Element, Fill, Task, Theme};
 
-use crate::app::{App, Message, Screen};
+use crate::nav::Event;
 use crate::screen::peers;
 use crate::theme;
 
@@ -63,8 +63,11 @@ pub enum Live {
     Stopped,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scan {
+    /// This computer on the network (None: the window runs without it, so it cannot join).
+    node: Option<Arc<Node>>,
+    camera: OpenCamera,
     pub live: Live,
     /// The picture's path, typed (or filled in by the file dialog).
     pub path: String,
@@ -118,27 +121,44 @@ pub enum Msg {
     OpenPath,
     Typed(String),
     SubmitTyped,
-    /// How the hand-over to pairing went (the pairing's own message).
-    Outcome(Box<Message>),
+    /// How the hand-over to pairing went: what to tell the person, or why it failed.
+    Outcome(Result<String, String>),
+    Back,
 }
 
-/// Starts the camera if the view has not asked for it yet (the route loads again on every
-/// change of the database; that must not restart anything).
-pub fn start(app: &mut App) -> Task<Message> {
-    let open = app.camera.clone();
-    let Screen::Scan(s) = &mut app.screen else {
-        return Task::none();
-    };
-    if app.node.is_none() || !matches!(s.live, Live::Idle) {
-        return Task::none();
+impl Scan {
+    /// The Scan view for this computer's node, reading codes with `camera`; the task carries
+    /// the camera's frames and finds.
+    pub fn open(node: Option<Arc<Node>>, camera: OpenCamera) -> (Scan, Task<Msg>) {
+        let mut scan = Scan {
+            node,
+            camera,
+            live: Live::Idle,
+            path: String::new(),
+            typed: String::new(),
+            problem: None,
+            progress: None,
+            handed_over: false,
+            hint: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            watching: None,
+        };
+        let task = scan.start();
+        (scan, task)
     }
-    s.live = Live::Watching(None);
-    s.cancel = Arc::new(AtomicBool::new(false));
-    let (task, handle) = Task::stream(watch(open, s.cancel.clone()))
-        .map(Message::Scan)
-        .abortable();
-    s.watching = Some(handle.abort_on_drop());
-    task
+
+    /// Starts the camera, unless it was asked for already.
+    fn start(&mut self) -> Task<Msg> {
+        if self.node.is_none() || !matches!(self.live, Live::Idle) {
+            return Task::none();
+        }
+        self.live = Live::Watching(None);
+        self.cancel = Arc::new(AtomicBool::new(false));
+        let (task, handle) =
+            Task::stream(watch(self.camera.clone(), self.cancel.clone())).abortable();
+        self.watching = Some(handle.abort_on_drop());
+        task
+    }
 }
 
 /// Opens the camera and scans on a thread of its own; what it sees and finds comes back as
@@ -195,7 +215,7 @@ async fn pick() -> Option<PathBuf> {
 }
 
 /// Reads the code in a picture file, off the window's thread.
-fn read(path: PathBuf) -> Task<Message> {
+fn read(path: PathBuf) -> Task<Msg> {
     Task::perform(
         async move {
             tokio::task::spawn_blocking(move || qr::read_file(&path))
@@ -203,11 +223,9 @@ fn read(path: PathBuf) -> Task<Message> {
                 .map_err(|e| format!("reading the picture failed: {e}"))
                 .and_then(|r| r.map_err(|e| e.to_string()))
         },
-        |r| {
-            Message::Scan(match r {
-                Ok(link) => Msg::Found(link),
-                Err(why) => Msg::Refused(why),
-            })
+        |r| match r {
+            Ok(link) => Msg::Found(link),
+            Err(why) => Msg::Refused(why),
         },
     )
 }
@@ -239,11 +257,11 @@ fn parse_typed(typed: &str) -> Result<Typed, String> {
 
 /// Pairs through a link: which address answers with the link's ID, then the same pairing as
 /// an address and ID typed on the Computers screen.
-async fn hand_over(node: Arc<Node>, link: PairingLink) -> Message {
-    match join::reach(&node.identity, &link).await {
-        Ok(address) => peers::pair(node, address, link.id, link.name).await,
-        Err(e) => Message::Failed(e.to_string()),
-    }
+async fn hand_over(node: Arc<Node>, link: PairingLink) -> Result<String, String> {
+    let address = join::reach(&node.identity, &link)
+        .await
+        .map_err(|e| e.to_string())?;
+    peers::pair(node, address, link.id, link.name).await
 }
 
 fn begin(s: &mut Scan, progress: String) {
@@ -253,103 +271,103 @@ fn begin(s: &mut Scan, progress: String) {
     s.progress = Some(progress);
 }
 
-pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
-    let node = app.node.clone();
-    let Screen::Scan(s) = &mut app.screen else {
-        return Task::none();
-    };
-    let busy = s.progress.is_some();
-    match msg {
-        Msg::Frame(frame) => {
-            if let Live::Watching(shown) = &mut s.live {
-                *shown = Some(frame);
-            }
-        }
-        Msg::CameraOff(why) => {
-            if matches!(s.live, Live::Watching(_)) {
-                s.live = Live::Unavailable(why);
-            }
-        }
-        Msg::Refused(why) => {
-            if !busy {
-                s.problem = Some(why);
-            }
-        }
-        Msg::Found(link) => {
-            let Some(node) = node else {
-                return Task::none();
-            };
-            if busy || s.handed_over {
-                return Task::none();
-            }
-            begin(
-                s,
-                format!("Read the code of {}. Connecting…", link.from_whom()),
-            );
-            return Task::perform(hand_over(node, link), |m| {
-                Message::Scan(Msg::Outcome(Box::new(m)))
-            });
-        }
-        Msg::ScanAgain => {
-            s.stop_camera();
-            s.live = Live::Idle;
-            s.problem = None;
-            s.handed_over = false;
-            return start(app);
-        }
-        Msg::Pick if !crate::dialogs::available() => s.hint = Some(crate::dialogs::NONE.into()),
-        Msg::Pick => return Task::perform(pick(), |p| Message::Scan(Msg::Picked(p))),
-        Msg::Picked(None) => {
-            s.hint = Some(
-                "No picture was chosen. If no window opened, type the picture's path below.".into(),
-            );
-        }
-        Msg::Picked(Some(path)) => {
-            s.hint = None;
-            s.path = path.display().to_string();
-            return read(path);
-        }
-        Msg::Path(p) => s.path = p,
-        Msg::OpenPath => {
-            let path = s.path.trim();
-            if path.is_empty() {
-                s.problem = Some("Type where the picture is, for example /home/me/code.png".into());
-                return Task::none();
-            }
-            return read(PathBuf::from(path));
-        }
-        Msg::Typed(t) => s.typed = t,
-        Msg::SubmitTyped => {
-            let Some(node) = node else {
-                return Task::none();
-            };
-            if busy {
-                return Task::none();
-            }
-            match parse_typed(&s.typed) {
-                Err(why) => s.problem = Some(why),
-                Ok(Typed::Link(link)) => return update(app, Msg::Found(link)),
-                Ok(Typed::Direct(address, id)) => {
-                    begin(s, format!("Connecting to {address}…"));
-                    return Task::perform(peers::pair(node, address, id, String::new()), |m| {
-                        Message::Scan(Msg::Outcome(Box::new(m)))
-                    });
+impl Scan {
+    pub fn update(&mut self, msg: Msg) -> (Task<Msg>, Option<Event>) {
+        let busy = self.progress.is_some();
+        match msg {
+            Msg::Frame(frame) => {
+                if let Live::Watching(shown) = &mut self.live {
+                    *shown = Some(frame);
                 }
             }
-        }
-        Msg::Outcome(outcome) => {
-            s.progress = None;
-            match *outcome {
-                // Shown here, beside what was scanned, rather than in the bar at the top.
-                Message::Failed(why) => s.problem = Some(why),
-                done => {
-                    s.handed_over = true;
-                    return app.update(done);
+            Msg::CameraOff(why) => {
+                if matches!(self.live, Live::Watching(_)) {
+                    self.live = Live::Unavailable(why);
                 }
             }
+            Msg::Refused(why) => {
+                if !busy {
+                    self.problem = Some(why);
+                }
+            }
+            Msg::Found(link) => {
+                let Some(node) = self.node.clone() else {
+                    return (Task::none(), None);
+                };
+                if busy || self.handed_over {
+                    return (Task::none(), None);
+                }
+                begin(
+                    self,
+                    format!("Read the code of {}. Connecting…", link.from_whom()),
+                );
+                return (Task::perform(hand_over(node, link), Msg::Outcome), None);
+            }
+            Msg::ScanAgain => {
+                self.stop_camera();
+                self.live = Live::Idle;
+                self.problem = None;
+                self.handed_over = false;
+                return (self.start(), None);
+            }
+            Msg::Pick if !crate::dialogs::available() => {
+                self.hint = Some(crate::dialogs::NONE.into())
+            }
+            Msg::Pick => return (Task::perform(pick(), Msg::Picked), None),
+            Msg::Picked(None) => {
+                self.hint = Some(
+                    "No picture was chosen. If no window opened, type the picture's path below."
+                        .into(),
+                );
+            }
+            Msg::Picked(Some(path)) => {
+                self.hint = None;
+                self.path = path.display().to_string();
+                return (read(path), None);
+            }
+            Msg::Path(p) => self.path = p,
+            Msg::OpenPath => {
+                let path = self.path.trim();
+                if path.is_empty() {
+                    self.problem =
+                        Some("Type where the picture is, for example /home/me/code.png".into());
+                    return (Task::none(), None);
+                }
+                return (read(PathBuf::from(path)), None);
+            }
+            Msg::Typed(t) => self.typed = t,
+            Msg::SubmitTyped => {
+                let Some(node) = self.node.clone() else {
+                    return (Task::none(), None);
+                };
+                if busy {
+                    return (Task::none(), None);
+                }
+                match parse_typed(&self.typed) {
+                    Err(why) => self.problem = Some(why),
+                    Ok(Typed::Link(link)) => return self.update(Msg::Found(link)),
+                    Ok(Typed::Direct(address, id)) => {
+                        begin(self, format!("Connecting to {address}…"));
+                        let pairing = peers::pair(node, address, id, String::new());
+                        return (Task::perform(pairing, Msg::Outcome), None);
+                    }
+                }
+            }
+            Msg::Outcome(outcome) => {
+                self.progress = None;
+                match outcome {
+                    // Shown here, beside what was scanned, rather than in the bar at the top.
+                    Err(why) => self.problem = Some(why),
+                    Ok(done) => {
+                        self.handed_over = true;
+                        return (Task::none(), Some(Event::Notice(done)));
+                    }
+                }
+            }
+            Msg::Back => return (Task::none(), Some(Event::Back)),
         }
+        (Task::none(), None)
     }
-    Task::none()
 }
 
 /// The frame to aim at: a light square border over the picture.
@@ -370,12 +388,11 @@ fn dark(_: &Theme) -> container::Style {
 const PICTURE: (f32, f32) = (480.0, 360.0);
 
 impl Scan {
-    pub fn view<'a>(&'a self, app: &'a App) -> Element<'a, Message> {
-        let msg = Message::Scan;
-        if app.node.is_none() {
+    pub fn view(&self) -> Element<'_, Msg> {
+        if self.node.is_none() {
             return text("This window runs without the network (started with --discovery off and no listener).").into();
         }
-        let picture: Element<'a, Message> = match &self.live {
+        let picture: Element<'_, Msg> = match &self.live {
             Live::Watching(Some(frame)) => stack![
                 image(frame.clone())
                     .content_fit(ContentFit::Cover)
@@ -417,7 +434,7 @@ impl Scan {
             Live::Unavailable(_) | Live::Stopped if self.progress.is_none() => Some(
                 button(text("Try the camera again"))
                     .style(button::secondary)
-                    .on_press(msg(Msg::ScanAgain)),
+                    .on_press(Msg::ScanAgain),
             ),
             _ => None,
         };
@@ -429,14 +446,14 @@ impl Scan {
         .spacing(8);
         let photo = column![
             text("From a picture").font(theme::BOLD).size(16),
-            button(text("Open a photo or screenshot of the code")).on_press(msg(Msg::Pick)),
+            button(text("Open a photo or screenshot of the code")).on_press(Msg::Pick),
             self.hint.as_ref().map(|h| text(h.clone()).size(13)),
             text("Or type where the picture is:").size(13),
             row![
                 text_input("/home/me/Pictures/front-desk-code.png", &self.path)
-                    .on_input(move |v| msg(Msg::Path(v)))
-                    .on_submit(msg(Msg::OpenPath)),
-                button(text("Open")).on_press(msg(Msg::OpenPath)),
+                    .on_input(Msg::Path)
+                    .on_submit(Msg::OpenPath),
+                button(text("Open")).on_press(Msg::OpenPath),
             ]
             .spacing(6),
         ]
@@ -446,9 +463,9 @@ impl Scan {
             text("Paste the pairing link (carebook://pair?…; the other computer's Computers screen copies it), or type its address and device ID:").size(13),
             row![
                 text_input("carebook://pair?…  or  192.168.1.20:7462 ABCDEFG-…", &self.typed)
-                    .on_input(move |v| msg(Msg::Typed(v)))
-                    .on_submit(msg(Msg::SubmitTyped)),
-                button(text("Pair")).on_press(msg(Msg::SubmitTyped)),
+                    .on_input(Msg::Typed)
+                    .on_submit(Msg::SubmitTyped),
+                button(text("Pair")).on_press(Msg::SubmitTyped),
             ]
             .spacing(6),
         ]
@@ -461,7 +478,7 @@ impl Scan {
                 .style(theme::notice)),
             self.handed_over.then(|| row![
                 text("Done here: the other computer now shows this one under \"Asking to join\"; press Accept there."),
-                button(text("Back to Computers")).on_press(Message::Back),
+                button(text("Back to Computers")).on_press(Msg::Back),
             ].spacing(10).align_y(Center)),
         ]
         .spacing(8);

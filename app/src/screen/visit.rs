@@ -5,11 +5,13 @@ use carebook_sync::clinic::visits::{self, Visit, VisitFields, FIELDS};
 use iced::widget::{button, column, container, row, scrollable, text, text_editor};
 use iced::{Center, Element, Fill, Task};
 
-use crate::app::{App, Message, Route};
-use crate::theme;
+use crate::context::Context;
+use crate::nav::{self, Event, Route};
+use crate::{clock, theme};
 
 #[derive(Debug, Default)]
 pub struct VisitEditor {
+    pub id: String,
     pub visit: Option<Visit>,
     pub patient_name: String,
     pub sections: [text_editor::Content; 5],
@@ -21,6 +23,8 @@ pub struct VisitEditor {
 
 #[derive(Debug, Clone)]
 pub enum Msg {
+    Loaded(Result<Box<(Visit, String)>, String>),
+    Written(Result<(), String>),
     Edit(usize, text_editor::Action),
     Save,
     Finalize,
@@ -30,7 +34,30 @@ pub enum Msg {
 }
 
 impl VisitEditor {
-    pub fn loaded(&mut self, visit: Visit, patient_name: String) {
+    /// The editor for visit `id`; the task reads it.
+    pub fn open(id: String, ctx: &Context) -> (VisitEditor, Task<Msg>) {
+        let editor = VisitEditor {
+            id,
+            ..VisitEditor::default()
+        };
+        let task = editor.refresh(ctx);
+        (editor, task)
+    }
+
+    /// Reads the note and its patient's name again.
+    pub fn refresh(&self, ctx: &Context) -> Task<Msg> {
+        let id = self.id.clone();
+        ctx.runner
+            .read(move |db| {
+                let v = visits::get(db, &id).map_err(|e| e.to_string())?;
+                let p = carebook_sync::clinic::patients::get(db, &v.patient_id)
+                    .map_err(|e| e.to_string())?;
+                Ok(Box::new((v, p.display_name())))
+            })
+            .map(Msg::Loaded)
+    }
+
+    fn loaded(&mut self, visit: Visit, patient_name: String) {
         if !self.dirty {
             for (i, (column, _)) in FIELDS.iter().enumerate() {
                 self.sections[i] = text_editor::Content::with_text(visit.fields.get(column));
@@ -86,13 +113,7 @@ impl VisitEditor {
         if v.is_final() {
             let mut list = column![text("Amendments").font(theme::BOLD)].spacing(4);
             for a in &v.amendments {
-                let when = chrono::DateTime::from_timestamp(a.at, 0)
-                    .map(|t| {
-                        t.with_timezone(&chrono::Local)
-                            .format("%Y-%m-%d %H:%M")
-                            .to_string()
-                    })
-                    .unwrap_or_default();
+                let when = clock::local(a.at, clock::MINUTE);
                 list = list.push(text(format!("{when}  {}: {}", a.staff_name, a.body)));
             }
             list = list.push(
@@ -132,57 +153,70 @@ impl VisitEditor {
     }
 }
 
-pub fn update(app: &mut App, msg: Msg) -> Task<Message> {
-    let Some(actor) = app.actor() else {
-        return Task::none();
-    };
-    let crate::app::Screen::Visit(editor) = &mut app.screen else {
-        return Task::none();
-    };
-    let Some(visit) = editor.visit.clone() else {
-        return Task::none();
-    };
-    match msg {
-        Msg::Edit(i, action) => {
-            editor.dirty |= action.is_edit();
-            editor.sections[i].perform(action);
-            Task::none()
-        }
-        Msg::Amend(action) => {
-            editor.amendment.perform(action);
-            Task::none()
-        }
-        Msg::OpenPatient => app.update(Message::Go(Route::Patient(visit.patient_id))),
-        Msg::Save => {
-            let fields = editor.fields();
-            editor.dirty = false;
-            app.runner.spawn(move |store| {
-                let r = visits::save(&store.writer(), &actor, &visit.id, &fields);
-                Message::Done(r.map(|_| None).map_err(|e| e.to_string()))
-            })
-        }
-        Msg::Finalize => {
-            if !editor.confirm_finalize {
-                editor.confirm_finalize = true;
-                return Task::none();
+impl VisitEditor {
+    pub fn update(&mut self, msg: Msg, ctx: &Context) -> (Task<Msg>, Option<Event>) {
+        match msg {
+            Msg::Loaded(Ok(loaded)) => {
+                let (visit, name) = *loaded;
+                self.loaded(visit, name);
+                return (Task::none(), None);
             }
-            editor.confirm_finalize = false;
-            let fields = editor.fields();
-            editor.dirty = false;
-            app.runner.spawn(move |store| {
-                let db = store.writer();
-                let r = visits::save(&db, &actor, &visit.id, &fields)
-                    .and_then(|_| visits::finalize(&db, &actor, &visit.id));
-                Message::Done(r.map(|()| None).map_err(|e| e.to_string()))
-            })
+            Msg::Loaded(Err(e)) => return (Task::none(), Some(Event::Notice(e))),
+            Msg::Written(r) => return (Task::none(), nav::written(r.map(|()| None))),
+            _ => {}
         }
-        Msg::AddAmendment => {
-            let body = editor.amendment.text();
-            editor.amendment = text_editor::Content::new();
-            app.runner.spawn(move |store| {
-                let r = visits::amend(&store.writer(), &actor, &visit.id, &body);
-                Message::Done(r.map(|()| None).map_err(|e| e.to_string()))
-            })
-        }
+        let (Some(actor), Some(visit)) = (ctx.actor(), self.visit.clone()) else {
+            return (Task::none(), None);
+        };
+        let task = match msg {
+            Msg::Loaded(_) | Msg::Written(_) => Task::none(),
+            Msg::Edit(i, action) => {
+                self.dirty |= action.is_edit();
+                self.sections[i].perform(action);
+                Task::none()
+            }
+            Msg::Amend(action) => {
+                self.amendment.perform(action);
+                Task::none()
+            }
+            Msg::OpenPatient => {
+                return (
+                    Task::none(),
+                    Some(Event::Open(Route::Patient(visit.patient_id))),
+                )
+            }
+            Msg::Save => {
+                let fields = self.fields();
+                self.dirty = false;
+                ctx.runner.spawn(move |store| {
+                    let r = visits::save(&store.writer(), &actor, &visit.id, &fields);
+                    Msg::Written(r.map(|_| ()).map_err(|e| e.to_string()))
+                })
+            }
+            Msg::Finalize => {
+                if !self.confirm_finalize {
+                    self.confirm_finalize = true;
+                    return (Task::none(), None);
+                }
+                self.confirm_finalize = false;
+                let fields = self.fields();
+                self.dirty = false;
+                ctx.runner.spawn(move |store| {
+                    let db = store.writer();
+                    let r = visits::save(&db, &actor, &visit.id, &fields)
+                        .and_then(|_| visits::finalize(&db, &actor, &visit.id));
+                    Msg::Written(r.map_err(|e| e.to_string()))
+                })
+            }
+            Msg::AddAmendment => {
+                let body = self.amendment.text();
+                self.amendment = text_editor::Content::new();
+                ctx.runner.spawn(move |store| {
+                    let r = visits::amend(&store.writer(), &actor, &visit.id, &body);
+                    Msg::Written(r.map_err(|e| e.to_string()))
+                })
+            }
+        };
+        (task, None)
     }
 }
