@@ -17,6 +17,7 @@ use iced::{Element, Fill, Subscription, Task, Theme};
 use crate::backend::Runner;
 use crate::context::{Context, Folders};
 use crate::nav::{Event, Route, Setup};
+use crate::probe::{self, Probe};
 use crate::screen::{
     about, backups, first_run, form, patient, patients, peers, scan, today, visit,
 };
@@ -90,8 +91,10 @@ pub struct App {
     pub dark: bool,
     /// The database's version when the screen last heard of changes (-1: not yet).
     db_version: i64,
-    /// Print first-frame facts and exit (the benchmark's probe).
-    pub probe: bool,
+    /// What a benchmark asks to see (see `probe`).
+    pub probe: Probe,
+    /// The digest the patient probe printed last.
+    probed: Option<u64>,
     /// This computer on the clinic's network (None when the window runs offline, or in tests).
     pub node: Option<Arc<Node>>,
     pub listen_port: u16,
@@ -165,7 +168,8 @@ impl App {
             notice: None,
             dark: false,
             db_version: -1,
-            probe: false,
+            probe: Probe::Off,
+            probed: None,
             node,
             listen_port,
             sync: Summary::default(),
@@ -342,7 +346,11 @@ impl App {
         if was_set_up || matches!(self.screen, Screen::FirstRun(_)) || self.db_version < 0 {
             self.db_version = self.db_version.max(0);
             self.trail.clear();
-            return Task::batch([self.show(Route::Patients), self.backup_check()]);
+            let first = match self.probe.clone() {
+                Probe::Patient(id) => Route::Patient(id),
+                _ => Route::Patients,
+            };
+            return Task::batch([self.show(first), self.backup_check()]);
         }
         Task::none()
     }
@@ -356,7 +364,11 @@ impl App {
                 let task = task.map(Message::Patients);
                 self.follow(task, event)
             }
-            Message::Patient(m) => on_screen!(self, Patient, m, |s, ctx| s.update(m, ctx)),
+            Message::Patient(m) => {
+                let task = on_screen!(self, Patient, m, |s, ctx| s.update(m, ctx));
+                self.probe_patient();
+                task
+            }
             Message::Form(m) => on_screen!(self, Form, m, |s, ctx| s.update(m, ctx)),
             Message::Today(m) => on_screen!(self, Today, m, |s, ctx| s.update(m, ctx)),
             Message::Visit(m) => on_screen!(self, Visit, m, |s, ctx| s.update(m, ctx)),
@@ -395,11 +407,11 @@ impl App {
             }
             Message::BackupCheck => self.backup_check(),
             Message::Frame => {
-                if !self.probe {
+                if self.probe != Probe::FirstFrame {
                     return Task::none();
                 }
                 println!("first-frame");
-                println!("peak-rss-kb {}", crate::probe::peak_rss_kb().unwrap_or(0));
+                println!("peak-rss-kb {}", probe::peak_rss_kb().unwrap_or(0));
                 iced::exit()
             }
             Message::Go(route) => self.go(route),
@@ -423,6 +435,24 @@ impl App {
                 self.dark = !self.dark;
                 Task::none()
             }
+        }
+    }
+
+    /// The patient probe: a line each time the open page shows a new phone number.
+    fn probe_patient(&mut self) {
+        let (Probe::Patient(_), Screen::Patient(page)) = (&self.probe, &self.screen) else {
+            return;
+        };
+        let Some(shown) = page
+            .data
+            .as_ref()
+            .map(|d| probe::digest(&d.patient.fields.phone))
+        else {
+            return;
+        };
+        if self.probed != Some(shown) {
+            self.probed = Some(shown);
+            println!("shown {shown:016x}");
         }
     }
 
@@ -459,7 +489,7 @@ impl App {
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
-        let probe = if self.probe {
+        let probe = if self.probe == Probe::FirstFrame {
             iced::window::frames().map(|_| Message::Frame)
         } else {
             Subscription::none()

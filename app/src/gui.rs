@@ -15,6 +15,7 @@ use carebook_sync::net::roster;
 use crate::app::App;
 use crate::backend::Runner;
 use crate::context::Folders;
+use crate::probe::Probe;
 use crate::theme;
 
 /// How many made-up patients `--demo` adds.
@@ -24,7 +25,7 @@ pub fn run(
     dir: &Path,
     log_dir: Option<PathBuf>,
     demo: bool,
-    probe: bool,
+    probe: Probe,
     discovery: Option<Scope>,
 ) -> anyhow::Result<()> {
     let path = crate::status::database_path(dir);
@@ -61,7 +62,7 @@ pub fn run(
                 port,
                 folders.clone(),
             );
-            app.probe = probe;
+            app.probe = probe.clone();
             (app, task)
         },
         App::update,

@@ -54,6 +54,10 @@ struct Cli {
     /// Print when the first frame is drawn and the peak memory, then exit (for benchmarks).
     #[arg(long, hide = true)]
     first_frame_probe: bool,
+    /// Keep this patient's page open and print a digest of its phone number whenever the page
+    /// shows a new one (for benchmarks).
+    #[arg(long, hide = true, value_name = "PATIENT_ID")]
+    patient_probe: Option<String>,
     /// Print the version, the data and log folders and this computer's device ID (for the IT
     /// helper).
     #[arg(short = 'V', long)]
@@ -153,7 +157,11 @@ fn main() -> ExitCode {
                 &dir,
                 log_dir.clone(),
                 cli.demo,
-                cli.first_frame_probe,
+                match (cli.first_frame_probe, cli.patient_probe) {
+                    (true, _) => probe::Probe::FirstFrame,
+                    (false, Some(id)) => probe::Probe::Patient(id),
+                    (false, None) => probe::Probe::Off,
+                },
                 cli.discovery.scope(),
             )),
             Some(Command::Status) => done(status::run(&dir, &mut std::io::stdout())),
