@@ -91,6 +91,8 @@ pub struct App {
     pub dark: bool,
     /// The database's version when the screen last heard of changes (-1: not yet).
     db_version: i64,
+    /// The first screen with records was shown (the staff had loaded).
+    opened: bool,
     /// What a benchmark asks to see (see `probe`).
     pub probe: Probe,
     /// The digest the patient probe printed last.
@@ -168,6 +170,7 @@ impl App {
             notice: None,
             dark: false,
             db_version: -1,
+            opened: false,
             probe: Probe::Off,
             probed: None,
             node,
@@ -343,8 +346,8 @@ impl App {
             return Task::none();
         }
         let was_set_up = self.setup.take().is_some();
-        if was_set_up || matches!(self.screen, Screen::FirstRun(_)) || self.db_version < 0 {
-            self.db_version = self.db_version.max(0);
+        if was_set_up || matches!(self.screen, Screen::FirstRun(_)) || !self.opened {
+            self.opened = true;
             self.trail.clear();
             let first = match self.probe.clone() {
                 Probe::Patient(id) => Route::Patient(id),
