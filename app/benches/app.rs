@@ -50,19 +50,24 @@ fn display() -> Option<(String, Option<std::process::Child>)> {
     Some((d, Some(child)))
 }
 
-fn first_frame(dir: &std::path::Path, display: &str) -> Option<(f64, f64)> {
-    let t = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_carebook"))
+/// The real program's window over `dir`, offline, with its standard output to read.
+fn window(dir: &std::path::Path, display: &str, probe: &[&str]) -> Option<std::process::Child> {
+    Command::new(env!("CARGO_BIN_EXE_carebook"))
         .arg("--data-dir")
         .arg(dir)
-        .arg("--first-frame-probe")
+        .args(probe)
         .args(["--discovery", "off"])
         .env("DISPLAY", display)
         .env("ICED_BACKEND", "tiny-skia")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .ok()?;
+        .ok()
+}
+
+fn first_frame(dir: &std::path::Path, display: &str) -> Option<(f64, f64)> {
+    let t = Instant::now();
+    let mut child = window(dir, display, &["--first-frame-probe"])?;
     let mut ms = None;
     let mut rss = None;
     for line in BufReader::new(child.stdout.take()?)
@@ -115,16 +120,7 @@ fn live(dir: &std::path::Path, display: &str) -> Option<(f64, Vec<f64>)> {
             r.get(0)
         })
         .ok()?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_carebook"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--patient-probe", &id, "--discovery", "off"])
-        .env("DISPLAY", display)
-        .env("ICED_BACKEND", "tiny-skia")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let mut child = window(dir, display, &["--patient-probe", &id])?;
     let (tx, rx) = mpsc::channel();
     let out = child.stdout.take()?;
     std::thread::spawn(move || {
