@@ -53,29 +53,32 @@ pub fn changes_since(db: &Connection, since: i64) -> Vec<ChangeRow> {
 /// Merges changes into a database, in one transaction.
 pub fn apply(db: &Connection, changes: &[ChangeRow]) {
     db.execute_batch("BEGIN").expect("begin");
-    {
-        let mut st = db
-            .prepare_cached(
-                "INSERT INTO crsql_changes(\"table\", pk, cid, val, col_version, db_version, site_id, cl, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .expect("prepare merge");
-        for c in changes {
-            st.execute(rusqlite::params![
-                c.table,
-                c.pk,
-                c.cid,
-                c.val,
-                c.col_version,
-                c.db_version,
-                c.site_id,
-                c.cl,
-                c.seq
-            ])
-            .expect("merge a change");
-        }
-    }
+    insert_changes(db, changes);
     db.execute_batch("COMMIT").expect("commit merge");
+}
+
+/// Merges changes through `INSERT INTO crsql_changes`, in the caller's transaction.
+pub fn insert_changes(db: &Connection, changes: &[ChangeRow]) {
+    let mut st = db
+        .prepare_cached(
+            "INSERT INTO crsql_changes(\"table\", pk, cid, val, col_version, db_version, site_id, cl, seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .expect("prepare merge");
+    for c in changes {
+        st.execute(rusqlite::params![
+            c.table,
+            c.pk,
+            c.cid,
+            c.val,
+            c.col_version,
+            c.db_version,
+            c.site_id,
+            c.cl,
+            c.seq
+        ])
+        .expect("merge a change");
+    }
 }
 
 /// Sends every change of `from` to `to`.

@@ -1,10 +1,12 @@
 //! Property test: any number of replicas (2 to 5), random inserts, updates and deletes, random
 //! partial exchanges in random order with duplicates, then a full exchange: every replica
-//! holds identical rows and the same (table, pk, cid, val, col_version, cl) changes.
+//! holds identical rows and the same (table, pk, cid, val, col_version, cl) changes. Merges
+//! that are rolled back (a cancelled restore, a cut file) are mixed in and must leave no trace.
 
 use carebook_sync::store::CrrConnection;
 use carebook_tests::{
-    apply, change_set, changes_since, export, memory_db, merge_batch, rows, ChangeRow,
+    apply, change_set, changes_since, export, insert_changes, memory_db, merge_batch, rows,
+    ChangeRow,
 };
 use proptest::prelude::*;
 use rusqlite::types::Value;
@@ -53,6 +55,12 @@ enum Op {
         since: u8,
         dup: bool,
     },
+    /// A merge of everything `from` has that is rolled back (batch or SQL path).
+    Aborted {
+        from: usize,
+        to: usize,
+        sql: bool,
+    },
 }
 
 fn value() -> impl Strategy<Value = Value> {
@@ -89,8 +97,10 @@ fn op(sites: usize) -> impl Strategy<Value = Op> {
             .prop_map(|(site, x, y, v, delete)| Op::KeyRow { site, x, y, v, delete }),
         3 => (site.clone(), site.clone(), proptest::collection::vec(0usize..64, 0..12), any::<bool>())
             .prop_map(|(from, to, picks, dup)| Op::Exchange { from, to, picks, dup }),
-        2 => (site.clone(), site, any::<u8>(), any::<bool>())
+        2 => (site.clone(), site.clone(), any::<u8>(), any::<bool>())
             .prop_map(|(from, to, since, dup)| Op::Batch { from, to, since, dup }),
+        1 => (site.clone(), site, any::<bool>())
+            .prop_map(|(from, to, sql)| Op::Aborted { from, to, sql }),
     ]
 }
 
@@ -192,6 +202,19 @@ fn perform(dbs: &mut [CrrConnection], op: &Op) {
             for _ in 0..(1 + usize::from(*dup)) {
                 merge_batch(&dbs[*to], &batch);
             }
+        }
+        Op::Aborted { from, to, sql } => {
+            if from == to {
+                return;
+            }
+            let db = &dbs[*to];
+            db.execute_batch("BEGIN").unwrap();
+            if *sql {
+                insert_changes(db, &changes_since(&dbs[*from], 0));
+            } else {
+                merge_batch(db, &export(&dbs[*from], 0));
+            }
+            db.execute_batch("ROLLBACK").unwrap();
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Conn {
     pub db: Db,
     /// Set while the engine itself writes base tables, so the triggers stay quiet.
     pub sync_bit: Cell<bool>,
+    /// A rollback happened while the state was in use; it is forgotten at the next use.
+    rolled_back: Cell<bool>,
     inner: RefCell<Inner>,
 }
 
@@ -59,6 +61,7 @@ impl Conn {
         Conn {
             db,
             sync_bit: Cell::new(false),
+            rolled_back: Cell::new(false),
             inner: RefCell::new(Inner {
                 site_id: None,
                 tables: HashMap::new(),
@@ -74,9 +77,14 @@ impl Conn {
     }
 
     pub fn inner(&self) -> Result<RefMut<'_, Inner>> {
-        self.inner
+        let mut inner = self
+            .inner
             .try_borrow_mut()
-            .map_err(|_| Error::new("the CRR engine was re-entered while busy"))
+            .map_err(|_| Error::new("the CRR engine was re-entered while busy"))?;
+        if self.rolled_back.replace(false) {
+            inner.forget_transaction();
+        }
+        Ok(inner)
     }
 
     /// Runs `f` with the engine's own base-table writes hidden from the triggers.
@@ -103,17 +111,30 @@ pub unsafe extern "C" fn on_commit(arg: *mut c_void) -> c_int {
     0
 }
 
+/// The transaction was rolled back: forget what it may have cached, including the site
+/// ordinals a merge added to `crr_sites` (those rows are gone, and a later merge must insert
+/// them again rather than record changes under an ordinal that another site may take).
+/// A rollback can come while the engine is busy (a full disk in the middle of a merge); then
+/// the state is forgotten at its next use.
 pub unsafe extern "C" fn on_rollback(arg: *mut c_void) {
     let conn = &*(arg as *const Conn);
-    if let Ok(mut inner) = conn.inner.try_borrow_mut() {
-        inner.pending = None;
-        inner.seq = 0;
-        inner.committed = None;
-        inner.row = None;
+    match conn.inner.try_borrow_mut() {
+        Ok(mut inner) => inner.forget_transaction(),
+        Err(_) => conn.rolled_back.set(true),
     }
 }
 
 impl Inner {
+    /// Forgets what the rolled-back transaction may have cached.
+    fn forget_transaction(&mut self) {
+        self.pending = None;
+        self.seq = 0;
+        self.committed = None;
+        self.row = None;
+        self.site_ords.clear();
+        self.ord_sites.clear();
+    }
+
     /// This database's site id (16 bytes).
     pub fn site_id(&mut self, db: Db) -> Result<Vec<u8>> {
         if let Some(s) = &self.site_id {
