@@ -706,6 +706,45 @@ fn a_wrong_passphrase_and_files_that_are_not_backups_are_refused() {
 }
 
 #[test]
+fn a_backup_asking_for_a_huge_key_derivation_is_refused_before_any_work() {
+    let a = Computer::with_records("Harbour");
+    let (file, _) = a.export("a.backup");
+    // The header names the scrypt work factor in clear ("-> scrypt SALT 10"); a crafted file
+    // asks for 2^21 rounds: 2 GiB of memory.
+    let bytes = std::fs::read(&file).unwrap();
+    let head = header_len(&bytes);
+    let text = String::from_utf8(bytes[..head].to_vec()).unwrap();
+    let line = text.lines().find(|l| l.starts_with("-> scrypt ")).unwrap();
+    let crafted_line = format!("{} 21", line.rsplit_once(' ').unwrap().0);
+    let mut crafted = text.replacen(line, &crafted_line, 1).into_bytes();
+    crafted.extend_from_slice(&bytes[head..]);
+    let crafted_file = a.path("crafted.backup");
+    std::fs::write(&crafted_file, &crafted).unwrap();
+    let b = Computer::new();
+    let before = state(&b);
+    let refused = b.verify(&crafted_file).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            BackupError::TooMuchWork {
+                required: 21,
+                allowed: 20
+            }
+        ),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("not made by Carebook"),
+        "{refused}"
+    );
+    assert!(matches!(
+        b.import(&crafted_file, Some(a.identity.id)),
+        Err(BackupError::TooMuchWork { .. })
+    ));
+    assert_eq!(state(&b), before);
+}
+
+#[test]
 fn a_cancelled_export_leaves_no_file_and_a_cancelled_import_changes_nothing() {
     let a = Computer::with_records("Harbour");
     let dest = a.path("out").join("cancelled.backup");

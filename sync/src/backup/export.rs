@@ -46,9 +46,7 @@ pub fn export(
         .tempfile_in(dir)
         .map_err(|e| BackupError::File(dir.to_path_buf(), e))?;
     let mut recipient = age::scrypt::Recipient::new(passphrase.secret());
-    if let Some(log_n) = passphrase.work_factor {
-        recipient.set_work_factor(log_n);
-    }
+    recipient.set_work_factor(passphrase.work_factor());
     let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as _))
         .map_err(|e| BackupError::Encrypt(e.to_string()))?;
     let sealed = encryptor.wrap_output(BufWriter::with_capacity(1 << 20, tmp.as_file()))?;

@@ -51,6 +51,8 @@ pub enum BackupError {
     Damaged,
     #[error("the backup is cut short (an incomplete copy?)")]
     Truncated,
+    #[error("the backup asks for a passphrase key derivation of 2^{required} rounds, more than the 2^{allowed} Carebook accepts (it would need {} MiB of memory): it was not made by Carebook, or was edited", 1u64 << required.saturating_sub(10).min(50))]
+    TooMuchWork { required: u8, allowed: u8 },
     #[error("the backup's signature does not match its content: it was altered, or the signature comes from another backup")]
     BadSignature,
     #[error(
@@ -142,6 +144,15 @@ impl Control {
     }
 }
 
+/// The scrypt work factor (log2 N) of new backups: 2^18 rounds, 256 MiB of memory, under a
+/// second on a clinic's computer. Fixed rather than measured, so every computer can read what
+/// any other wrote.
+const WORK_FACTOR: u8 = 18;
+
+/// The highest work factor a backup may ask for when it is read (2^20: 1 GiB and a few
+/// seconds), so a crafted file cannot make a computer use gigabytes or work for hours.
+pub(crate) const MAX_WORK_FACTOR: u8 = 20;
+
 /// The clinic's backup passphrase. Never printed (its `Debug` hides it).
 pub struct Passphrase {
     secret: SecretString,
@@ -165,11 +176,16 @@ impl Passphrase {
         })
     }
 
-    /// Sets the scrypt work factor (log2 N) for new backups. By default age picks one that
-    /// takes about a second on this computer; tests use a small one.
+    /// Sets the scrypt work factor (log2 N) for new backups, at most what any computer
+    /// accepts when reading; tests use a small one.
     pub fn with_work_factor(mut self, log_n: u8) -> Passphrase {
-        self.work_factor = Some(log_n.clamp(1, 30));
+        self.work_factor = Some(log_n.clamp(1, MAX_WORK_FACTOR));
         self
+    }
+
+    /// The scrypt work factor new backups are written with.
+    pub(crate) fn work_factor(&self) -> u8 {
+        self.work_factor.unwrap_or(WORK_FACTOR)
     }
 
     /// The passphrase itself, to be remembered on this computer (never to be shown or logged).

@@ -8,15 +8,14 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{format, BackupError, ClinicMatch, Control, Manifest, Passphrase, Report, Standing};
+use super::{
+    format, BackupError, ClinicMatch, Control, Manifest, Passphrase, Report, Standing,
+    MAX_WORK_FACTOR,
+};
 use crate::clinic::profile;
 use crate::identity::DeviceId;
 use crate::net::roster;
 use crate::store::{self, Store};
-
-/// The highest scrypt work factor accepted (2^22: a few seconds and 4 GiB at most), so a
-/// crafted file cannot make a computer work for hours.
-const MAX_WORK_FACTOR: u8 = 22;
 
 /// Counts the bytes read from the file, for progress.
 struct Counted<'a> {
@@ -62,6 +61,10 @@ fn decrypt_error(e: age::DecryptError) -> BackupError {
         }
         D::Io(e) => format::stream_error(e),
         D::UnknownFormat => BackupError::NotABackup,
+        D::ExcessiveWork { required, .. } => BackupError::TooMuchWork {
+            required,
+            allowed: MAX_WORK_FACTOR,
+        },
         _ => BackupError::Damaged,
     }
 }
