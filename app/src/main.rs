@@ -22,6 +22,7 @@ mod facts;
 mod gui;
 mod logs;
 mod nav;
+mod passphrase;
 mod probe;
 mod screen;
 mod status;

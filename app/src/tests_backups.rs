@@ -320,3 +320,25 @@ fn back_to_the_first_question_from_restoring() {
     assert!(matches!(c.w.app.screen, Screen::FirstRun(_)));
     assert!(c.w.app.setup.is_none());
 }
+
+#[test]
+fn a_backup_saved_with_a_typed_passphrase_needs_it_twice_and_long_enough() {
+    let mut a = Computer::clinic("Riverside Practice");
+    a.send(Message::Go(Route::Backups));
+    let file = a.path("typed.carebook-backup");
+    a.backups(Msg::Passphrase("short".into()));
+    a.backups(Msg::SaveTo(Some(file.clone())));
+    assert!(a.outcome().contains("at least 10"), "{}", a.outcome());
+    a.backups(Msg::Passphrase("a new clinic passphrase".into()));
+    a.backups(Msg::Confirm("a new clinic passphrase?".into()));
+    a.backups(Msg::SaveTo(Some(file.clone())));
+    assert_eq!(a.outcome(), "The two passphrases differ");
+    assert!(!file.exists(), "nothing saved");
+    a.backups(Msg::Confirm("a new clinic passphrase".into()));
+    a.backups(Msg::SaveTo(Some(file.clone())));
+    assert!(a.outcome().starts_with("Saved a backup"), "{}", a.outcome());
+    // The backup opens with the new passphrase (typed once: opening needs no second typing).
+    a.backups(Msg::Passphrase("a new clinic passphrase".into()));
+    a.backups(Msg::Verify(Some(file)));
+    assert!(a.screen().opened.is_some(), "{}", a.outcome());
+}

@@ -14,10 +14,7 @@ use iced::{Element, Fill, Task};
 
 use crate::context::{Context, Folders};
 use crate::nav::{Event, Setup};
-use crate::theme;
-
-/// The shortest backup passphrase accepted.
-pub const MIN_PASSPHRASE: usize = 10;
+use crate::{passphrase, theme};
 
 #[derive(Debug)]
 pub struct FirstRun {
@@ -112,7 +109,8 @@ impl FirstRun {
             ]
             .spacing(8),
             text(format!(
-                "Backup passphrase (at least {MIN_PASSPHRASE} characters). Backups are encrypted with it: keep it on paper in a safe place, as nobody can recover it."
+                "Backup passphrase (at least {} characters). Backups are encrypted with it: keep it on paper in a safe place, as nobody can recover it.",
+                passphrase::MIN
             )),
             text_input("Backup passphrase", &self.passphrase)
                 .secure(true)
@@ -144,15 +142,7 @@ impl FirstRun {
         if self.name.trim().is_empty() {
             return Some("Give your name".into());
         }
-        if self.passphrase.chars().count() < MIN_PASSPHRASE {
-            return Some(format!(
-                "The backup passphrase needs at least {MIN_PASSPHRASE} characters"
-            ));
-        }
-        if self.passphrase != self.confirm {
-            return Some("The two passphrases differ".into());
-        }
-        None
+        passphrase::problem(&self.passphrase, &self.confirm)
     }
 }
 

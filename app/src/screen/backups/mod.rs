@@ -16,8 +16,8 @@ use iced::Task;
 use carebook_sync::store::Store;
 
 use crate::context::{Context, Folders};
-use crate::dialogs;
 use crate::nav::{self, Event};
+use crate::{dialogs, passphrase};
 pub use jobs::scheduled;
 use jobs::{export, import, load, verify};
 
@@ -73,6 +73,8 @@ pub struct Backups {
     passphrase_looked_up: bool,
     /// Typed when this computer does not remember the passphrase (or to use another one).
     pub passphrase: String,
+    /// The typed passphrase again: a backup is saved with a typed one only when both agree.
+    pub confirm: String,
     /// A path typed by hand, where no file dialog can be shown.
     pub path: String,
     pub running: Option<(Work, Arc<Control>)>,
@@ -90,6 +92,7 @@ pub struct Backups {
 pub enum Msg {
     Loaded(Result<Box<Loaded>, String>),
     Passphrase(String),
+    Confirm(String),
     Path(String),
     /// Ask where to save (the Save dialog), then export there.
     Save,
@@ -165,6 +168,14 @@ impl Backups {
             .spawn(move |store| Msg::Loaded(load(store, &folders, known).map(Box::new)))
     }
 
+    /// Why a backup cannot be saved with the typed passphrase (None: none typed, or fine).
+    fn new_passphrase_problem(&self) -> Option<String> {
+        if self.passphrase.is_empty() {
+            return None;
+        }
+        passphrase::problem(&self.passphrase, &self.confirm)
+    }
+
     /// Starts a long job with a progress bar.
     fn run(
         &mut self,
@@ -195,8 +206,18 @@ impl Backups {
                 self.passphrase = v;
                 Task::none()
             }
+            Msg::Confirm(v) => {
+                self.confirm = v;
+                Task::none()
+            }
             Msg::Path(v) => {
                 self.path = v;
+                Task::none()
+            }
+            // A backup saved with a typed passphrase makes it the clinic's (it is remembered
+            // here): the same rule as at the first launch.
+            Msg::Save | Msg::SaveTo(Some(_)) if self.new_passphrase_problem().is_some() => {
+                self.outcome = self.new_passphrase_problem();
                 Task::none()
             }
             Msg::Save | Msg::Open | Msg::ChooseFolder if !dialogs::available() => {
@@ -254,6 +275,7 @@ impl Backups {
                 if r.is_ok() {
                     // It proved right and is remembered now (or was already).
                     self.passphrase.clear();
+                    self.confirm.clear();
                     self.passphrase_looked_up = false;
                 }
                 self.running = None;

@@ -63,6 +63,16 @@ impl Backups {
                     .on_input(Msg::Passphrase)
                     .padding(6)
                     .width(360),
+                (!self.passphrase.is_empty()).then(|| {
+                    text_input(
+                        "The same passphrase again, to save a backup with it",
+                        &self.confirm,
+                    )
+                    .secure(true)
+                    .on_input(Msg::Confirm)
+                    .padding(6)
+                    .width(360)
+                }),
             ]
             .spacing(4),
         );
