@@ -1,5 +1,7 @@
 //! The clinic's devices: a replicated table, so a computer accepted by one member is known to
-//! all, and a removed (revoked) one is refused everywhere. The roster in memory is what the TLS
+//! all, and a removed (revoked) one is refused everywhere. Removals are also kept in a
+//! grow-only table of their own (`revocations`), which no merge can delete from, so a removed
+//! device that rewrites its roster row (or has it deleted) stays removed. The roster in memory is what the TLS
 //! verifiers consult during a handshake.
 
 use std::collections::HashMap;
@@ -46,23 +48,35 @@ pub fn moved(db: &Connection, id: &DeviceId, address: &str) -> rusqlite::Result<
 }
 
 /// Removes a device from the clinic (a stolen laptop): it is refused everywhere from now on.
+/// True when it was not removed already.
 pub fn revoke(db: &Connection, id: &DeviceId) -> rusqlite::Result<bool> {
-    Ok(db.execute(
+    let added = db.execute(
+        "INSERT OR IGNORE INTO revocations(id, revoked_at) VALUES (?1, unixepoch())",
+        [id.to_text()],
+    )?;
+    let marked = db.execute(
         "UPDATE devices SET revoked_at = unixepoch() WHERE id = ?1 AND revoked_at = 0",
         [id.to_text()],
-    )? == 1)
+    )?;
+    Ok(added + marked > 0)
 }
 
-/// Every device on record.
+/// Every device on record: the roster, with each removal applied (a removed device whose roster
+/// row is gone is still listed, as removed).
 pub fn members(db: &Connection) -> rusqlite::Result<Vec<Member>> {
-    let mut st =
-        db.prepare_cached("SELECT id, name, address, revoked_at FROM devices ORDER BY name, id")?;
+    let mut st = db.prepare_cached(
+        "SELECT d.id, d.name, d.address, d.revoked_at != 0 OR r.id IS NOT NULL
+           FROM devices d LEFT JOIN revocations r ON r.id = d.id
+         UNION ALL
+         SELECT r.id, '', '', 1 FROM revocations r WHERE r.id NOT IN (SELECT id FROM devices)
+         ORDER BY 2, 1",
+    )?;
     let rows = st.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get(1)?,
             r.get(2)?,
-            r.get::<_, i64>(3)? != 0,
+            r.get::<_, bool>(3)?,
         ))
     })?;
     let mut out = Vec::new();

@@ -194,6 +194,21 @@ CREATE TABLE clinic (
 );
 ";
 
+/// Removals of devices (see `net::roster`): a grow-only set, so a removal is permanent and wins
+/// every merge. The roster row of a removed device can be deleted and written again (by that
+/// device, to look trusted), but this row can never go: a delete, whether typed here or merged
+/// from another computer, is refused (a merged one is held back in the engine's quarantine with
+/// the reason), and its time can only move, never clear.
+const V4: &str = "
+CREATE TABLE revocations (
+    id TEXT PRIMARY KEY NOT NULL,
+    revoked_at INTEGER NOT NULL DEFAULT 1 CHECK (revoked_at != 0)
+);
+INSERT OR IGNORE INTO revocations(id, revoked_at) SELECT id, revoked_at FROM devices WHERE revoked_at != 0;
+CREATE TRIGGER revocations_are_permanent BEFORE DELETE ON revocations
+    BEGIN SELECT RAISE(ABORT, 'removing a computer is permanent: the removal cannot be deleted'); END;
+";
+
 /// All migrations, oldest first. Append; never edit one that has shipped.
 pub const CLINIC: &[Migration] = &[
     Migration {
@@ -221,5 +236,11 @@ pub const CLINIC: &[Migration] = &[
         sql: V3,
         alters: &[],
         track: &["clinic"],
+    },
+    Migration {
+        version: 4,
+        sql: V4,
+        alters: &[],
+        track: &["revocations"],
     },
 ];
