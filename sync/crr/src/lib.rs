@@ -25,7 +25,7 @@ use sqlite_loadable::{api, define_scalar_function_with_aux, FunctionFlags};
 
 use crate::ffi::{sqlite3_value, Db, Error, Result, Step};
 use crate::state::{Conn, Inner, BOOTSTRAP_SQL};
-use crate::table::{ident, Table};
+use crate::table::{ident, Protect, Table};
 use crate::value::{Value, ValueRef};
 
 /// The entry point the `sqlite3` shell finds for `libcarebook_crr`.
@@ -76,6 +76,7 @@ fn init(raw: *mut sqlite3) -> Result<()> {
         ("crsql_finalize", 0, finalize),
         ("crsql_internal_sync_bit", 0, sync_bit),
         ("crsql_compact_tombstones", 1, compact_tombstones),
+        ("crsql_protect", 2, protect),
         ("crsql_pack_columns", -1, pack_columns),
         ("crsql_merge_changes", 1, merge_changes),
         ("crsql_batch_db_version", 1, batch_db_version),
@@ -133,6 +134,41 @@ fn table_arg(args: &[*mut sqlite3_value]) -> Result<String> {
         ValueRef::Text(t) => Ok(String::from_utf8_lossy(t).into_owned()),
         _ => Err(Error::new("the table name must be text")),
     }
+}
+
+/// `crsql_protect(table, how)`: what merges may not do to a tracked table, "keep-rows" (never
+/// delete a row), "append-only" (never delete, never change a written value) or "none".
+/// Carebook's addition: a change that breaks the rule is held back with the reason.
+fn protect(conn: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+    // SAFETY: live arguments of this call.
+    let (ValueRef::Text(t), ValueRef::Text(how)) =
+        (unsafe { ValueRef::from_raw(args[0]) }, unsafe {
+            ValueRef::from_raw(args[1])
+        })
+    else {
+        return Err(Error::new(
+            "crsql_protect takes a table name and a rule (keep-rows, append-only or none)",
+        ));
+    };
+    let (t, how) = (String::from_utf8_lossy(t), String::from_utf8_lossy(how));
+    if Protect::parse(&how).is_none() {
+        return Err(Error(format!(
+            "crsql_protect: \"{how}\" is not a rule (keep-rows, append-only or none)"
+        )));
+    }
+    let mut inner = conn.inner()?;
+    merge::flush(conn, &mut inner)?;
+    tracked(&mut inner, conn.db, &t)?;
+    let mut st = conn
+        .db
+        .prepare("INSERT OR REPLACE INTO crr_meta(key, value) VALUES (?1, ?2)")?;
+    st.bind_text(1, &Protect::key(&t))?;
+    st.bind_text(2, &how)?;
+    st.run()?;
+    drop(st);
+    inner.forget_tables();
+    Value::text("OK").result(ctx);
+    Ok(())
 }
 
 fn as_crr(conn: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {

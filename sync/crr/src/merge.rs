@@ -143,24 +143,39 @@ fn quarantine(db: Db, ch: &Change, reason: &str) -> Result<()> {
     st.run()
 }
 
-fn validate(ch: &Change) -> Result<()> {
+/// The highest clock a change may carry. Clocks count edits of one value (or deletions of one
+/// row) and grow by one, so no real change comes near; one near i64::MAX would lock the value
+/// for ever and make the next local edit's +1 wrap.
+pub const MAX_CLOCK: i64 = 1 << 53;
+
+/// Why a change can never be merged, if so. One in a batch (from a peer or a backup) is held
+/// back with that reason rather than failing the whole batch, which would then be sent again
+/// and again; one inserted on its own into `crsql_changes` is refused with it.
+fn impossible(ch: &Change) -> Option<&'static str> {
     if ch.site_id.len() != 16 {
-        return Err(Error::new("crsql_changes: site_id must be 16 bytes"));
+        return Some("site_id must be 16 bytes");
     }
     if ch.cl < 1 || ch.col_version < 1 {
-        return Err(Error::new(
-            "crsql_changes: cl and col_version must be positive",
-        ));
+        return Some("cl and col_version must be positive");
     }
-    Ok(())
+    if ch.cl > MAX_CLOCK || ch.col_version > MAX_CLOCK {
+        return Some("an impossible clock (far beyond any real count of edits)");
+    }
+    None
 }
 
 /// Merges one change. With `deferred`, column values wait in the row cache until the row is
 /// done (the caller must [`flush`] before anyone else can read the table).
 pub fn merge(conn: &Conn, ch: &Change, deferred: bool) -> Result<()> {
-    validate(ch)?;
     let db = conn.db;
     let mut inner = conn.inner()?;
+    if let Some(why) = impossible(ch) {
+        if !deferred {
+            return Err(Error(format!("crsql_changes: {why}")));
+        }
+        flush(conn, &mut inner)?;
+        return quarantine(db, ch, why);
+    }
     let Some(mut table) = inner.table(db, ch.table)? else {
         flush(conn, &mut inner)?;
         return quarantine(db, ch, "unknown table");
@@ -185,6 +200,10 @@ pub fn merge(conn: &Conn, ch: &Change, deferred: bool) -> Result<()> {
             }
         }
     };
+    if let Some(why) = table.protect.refuses(ch.cl, col.is_some(), ch.col_version) {
+        flush(conn, &mut inner)?;
+        return quarantine(db, ch, why);
+    }
     let same_row = matches!(&inner.row, Some(r) if Rc::ptr_eq(&r.table, &table) && r.pk == ch.pk);
     let mut row = if same_row {
         inner.row.take().expect("checked above")

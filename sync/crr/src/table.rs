@@ -107,8 +107,52 @@ pub struct Table {
     pub name: String,
     pub pks: Vec<String>,
     pub cols: Vec<Column>,
+    /// What merges may not do to this table (see [`Protect`]).
+    pub protect: Protect,
     by_name: HashMap<String, usize>,
     pub stmts: RefCell<Option<Stmts>>,
+}
+
+/// Rules a table keeps against merged changes, set with `crsql_protect(table, how)` and kept in
+/// `crr_meta`: a change that breaks one is held back in `crr_quarantine` with the reason,
+/// exactly as on every other computer that keeps the same rule, so copies stay equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protect {
+    #[default]
+    Nothing,
+    /// Rows are never deleted (a change with an even causal length is refused).
+    KeepRows,
+    /// Rows are never deleted and a value, once written, never changes (a change with a
+    /// column version above 1 is refused).
+    AppendOnly,
+}
+
+impl Protect {
+    pub fn parse(how: &str) -> Option<Protect> {
+        match how {
+            "none" => Some(Protect::Nothing),
+            "keep-rows" => Some(Protect::KeepRows),
+            "append-only" => Some(Protect::AppendOnly),
+            _ => None,
+        }
+    }
+
+    /// The `crr_meta` key that holds a table's rule.
+    pub fn key(table: &str) -> String {
+        format!("protect:{table}")
+    }
+
+    /// Why a merged change breaks this rule, if it does (`column` false for a row's sentinel).
+    pub fn refuses(self, cl: i64, column: bool, col_version: i64) -> Option<&'static str> {
+        match self {
+            Protect::Nothing => None,
+            _ if cl % 2 == 0 => Some("rows of this table are never deleted"),
+            Protect::AppendOnly if column && col_version > 1 => {
+                Some("this table is append-only: a value once written never changes")
+            }
+            _ => None,
+        }
+    }
 }
 
 pub fn clock_table(t: &str) -> String {
@@ -264,10 +308,19 @@ impl Table {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i))
             .collect();
+        let mut st = db.prepare("SELECT value FROM crr_meta WHERE key = ?1")?;
+        st.bind_text(1, &Protect::key(t))?;
+        let protect = if st.step()? == Step::Row {
+            Protect::parse(&st.column_text(0)).unwrap_or_default()
+        } else {
+            Protect::Nothing
+        };
+        drop(st);
         Ok(Table {
             name: t.to_string(),
             pks: pk_cols.iter().map(|c| c.name.clone()).collect(),
             cols: columns,
+            protect,
             by_name,
             stmts: RefCell::new(None),
         })

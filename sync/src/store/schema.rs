@@ -209,6 +209,17 @@ CREATE TRIGGER revocations_are_permanent BEFORE DELETE ON revocations
     BEGIN SELECT RAISE(ABORT, 'removing a computer is permanent: the removal cannot be deleted'); END;
 ";
 
+/// The records' rules hold for merged changes too, not only for this computer's own writes (a
+/// trusted computer with a bug, or a tampered one, cannot break them): history and amendments
+/// are append-only, and visits are never deleted. A change that breaks one is held back in the
+/// engine's quarantine with the reason, on every computer alike.
+const V5: &str = "
+SELECT crsql_protect('history', 'append-only');
+SELECT crsql_protect('amendments', 'append-only');
+SELECT crsql_protect('visits', 'keep-rows');
+SELECT crsql_protect('revocations', 'keep-rows');
+";
+
 /// All migrations, oldest first. Append; never edit one that has shipped.
 pub const CLINIC: &[Migration] = &[
     Migration {
@@ -242,5 +253,11 @@ pub const CLINIC: &[Migration] = &[
         sql: V4,
         alters: &[],
         track: &["revocations"],
+    },
+    Migration {
+        version: 5,
+        sql: V5,
+        alters: &[],
+        track: &[],
     },
 ];

@@ -1,7 +1,12 @@
+//! The records' rules hold for merged changes, not only for this computer's own writes.
 //! Removing a computer is permanent and wins every merge: a removed laptop that deletes and
 //! re-inserts its roster row, or deletes the removal itself, is still refused on every
-//! computer once the removal and its tricks have been merged in any order.
+//! computer once the removal and its tricks have been merged in any order. And a trusted
+//! computer that was tampered with cannot delete visits or rewrite history elsewhere.
 
+use carebook_sync::clinic::patients::PatientFields;
+use carebook_sync::clinic::staff::{self, Role};
+use carebook_sync::clinic::{patients, visits, Actor};
 use carebook_sync::identity::DeviceId;
 use carebook_sync::net::roster::{self, Roster, Verdict};
 use carebook_sync::store::{schema, Store};
@@ -105,4 +110,57 @@ fn a_removal_deleted_by_the_removed_computer_is_kept_everywhere() {
         .execute("DELETE FROM revocations WHERE id = ?1", [laptop.to_text()]);
     let why = undo.unwrap_err().to_string();
     assert!(why.contains("permanent"), "{why}");
+}
+
+#[test]
+fn a_tampered_computer_cannot_delete_visits_or_rewrite_history_elsewhere() {
+    let (front, tampered) = (computer(), computer());
+    let (visit, patient) = {
+        let db = front.store.writer();
+        let doctor = staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap().id;
+        let actor = Actor::at_this_device(&db, &doctor).unwrap();
+        let fields = PatientFields {
+            given_name: "Chidi".into(),
+            family_name: "Okafor".into(),
+            date_of_birth: "1984-03-27".into(),
+            ..Default::default()
+        };
+        let p = patients::create(&db, &actor, &fields).unwrap();
+        let v = visits::start(&db, &actor, &p.id, &doctor, "2026-12-02").unwrap();
+        (v, p.id)
+    };
+    send(&front, &tampered);
+    // Past its own rules (triggers dropped), the tampered computer deletes the visit and
+    // rewrites the patient's history.
+    {
+        let db = tampered.store.writer();
+        db.execute_batch(
+            "DROP TRIGGER visits_are_kept; DROP TRIGGER history_is_append_only;
+             DELETE FROM visits;
+             UPDATE history SET new_value = 'nothing happened';",
+        )
+        .unwrap();
+    }
+    send(&tampered, &front);
+    let db = front.store.writer();
+    assert!(visits::get(&db, &visit).is_ok(), "the visit is kept");
+    let values: Vec<String> = db
+        .prepare("SELECT new_value FROM history WHERE patient_id = ?1")
+        .unwrap()
+        .query_map([&patient], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!values.is_empty());
+    assert!(
+        !values.iter().any(|v| v == "nothing happened"),
+        "{values:?}"
+    );
+    let held: i64 = db
+        .query_row("SELECT count(*) FROM crr_quarantine", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        held >= 2,
+        "the offending changes are held back with their reason"
+    );
 }
