@@ -133,7 +133,7 @@ fn forged(pk: &[u8], text: &str, site: &[u8], col_version: i64) -> Vec<u8> {
 }
 
 #[test]
-fn changes_with_impossible_clocks_are_held_back_without_failing_the_batch() {
+fn impossible_changes_in_a_batch_are_held_back_without_failing_it() {
     let a = replica(false);
     a.execute("INSERT INTO free VALUES ('f1', 'fine')", [])
         .unwrap();
@@ -142,12 +142,18 @@ fn changes_with_impossible_clocks_are_held_back_without_failing_the_batch() {
     let b = replica(false);
     // From a peer: held back with the reason, and the batch's other changes merge.
     merge_batch(&b, &forged(&pk, "locked for ever", &site, i64::MAX));
+    merge_batch(&b, &forged(&[1, 0x0B], "a cut key", &site, 1));
     merge_batch(&b, &export(&a, 0));
     assert_eq!(rows(&b, "free"), [vec!["t\"f1\"", "t\"fine\""]]);
     let reasons: Vec<String> = held_back(&b).into_iter().map(|(_, r)| r).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert_eq!(
-        reasons,
-        ["an impossible clock (far beyond any real count of edits)"]
+        reasons[0],
+        "an impossible clock (far beyond any real count of edits)"
+    );
+    assert!(
+        reasons[1].contains("malformed packed primary key"),
+        "{reasons:?}"
     );
     // Inserted on its own through SQL: refused with the reason.
     let forged_row = ChangeRow {

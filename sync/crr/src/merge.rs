@@ -209,15 +209,20 @@ pub fn merge(conn: &Conn, ch: &Change, deferred: bool) -> Result<()> {
         inner.row.take().expect("checked above")
     } else {
         flush(conn, &mut inner)?;
-        let pk_vals = unpack(ch.pk)?;
-        if pk_vals.len() != table.pks.len() {
-            return Err(Error(format!(
-                "crsql_changes: the primary key has {} values, table \"{}\" has {} key columns",
-                pk_vals.len(),
-                table.name,
-                table.pks.len()
-            )));
-        }
+        let keys = table.pks.len();
+        let pk_vals = unpack(ch.pk).and_then(|v| match v.len() {
+            n if n == keys => Ok(v),
+            n => Err(Error(format!(
+                "crsql_changes: the primary key has {n} values, table \"{}\" has {keys} key columns",
+                table.name
+            ))),
+        });
+        let pk_vals = match pk_vals {
+            Ok(v) => v,
+            // A peer's batch goes on without it (held back with the reason).
+            Err(e) if deferred => return quarantine(db, ch, &e.0),
+            Err(e) => return Err(e),
+        };
         let clock = table.read_clock(db, ch.pk)?;
         RowCache {
             table: table.clone(),
