@@ -156,9 +156,9 @@ fn file_name(device: &DeviceId, at: i64) -> String {
     )
 }
 
-/// Makes a scheduled backup now: into the schedule's folder, recorded as the last good one,
-/// then deletes this computer's older scheduled backups beyond `keep`. A failure is recorded
-/// too (and returned).
+/// Makes a scheduled backup now: into the schedule's folder (the export records it as the
+/// last good one), then deletes this computer's older scheduled backups beyond `keep`. A
+/// failure is recorded too (and returned).
 pub fn run(
     store: &Store,
     identity: &Identity,
@@ -171,8 +171,8 @@ pub fn run(
         let folder = schedule.folder.as_ref().ok_or(BackupError::NotScheduled)?;
         std::fs::create_dir_all(folder).map_err(|e| BackupError::File(folder.clone(), e))?;
         let file = folder.join(file_name(&identity.id, now));
+        // The export records itself as the last good backup.
         super::export(store, identity, passphrase, &file, control)?;
-        record_ok(&store.writer(), now, &file)?;
         prune(folder, &identity.id, schedule.keep)?;
         Ok(file)
     })();
