@@ -1,9 +1,10 @@
 //! The store's change feed: a counter on a tokio watch channel that moves after every commit
 //! that changed rows, whoever made it. Commits through the store's writer are announced when
-//! the writer is handed back (the commit is then visible to every reader); commits by other
-//! programs (the sqlite3 shell, a script, another Carebook on the same file) are noticed by
-//! one thread that asks a connection of its own for `PRAGMA data_version` a few times a
-//! second. That thread stops when the store is dropped.
+//! the writer is handed back (the commit is then visible to every reader; a commit hook would
+//! fire before that, and SQLite keeps one per connection, which the CRR engine uses); commits
+//! by other programs (the sqlite3 shell, a script, another Carebook on the same file) are
+//! noticed by one thread that asks a connection of its own for `PRAGMA data_version` ten times
+//! a second. That thread stops when the store is dropped.
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
