@@ -1,7 +1,8 @@
 //! The store's change feed and its readers: a write through the writer, a merge through it and
 //! a write by another connection each move the feed; a transaction is announced once it
-//! commits, not before; the watching thread ends with the store; reads go to reused
-//! read-only connections that see the last committed state, even while the writer is busy.
+//! commits, not before; the watching thread ends with the store, before its writer (which
+//! then checkpoints the WAL away, closing last); reads go to reused read-only connections
+//! that see the last committed state, even while the writer is busy.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,11 +69,19 @@ async fn a_write_by_another_connection_is_noticed() {
 }
 
 #[tokio::test]
-async fn the_watch_ends_with_the_store() {
+async fn the_watch_and_the_readers_end_with_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir, "a.db");
+    store.writer().execute(PATIENT, ["p1", "Okafor"]).unwrap();
+    store
+        .read(|c| c.execute_batch("SELECT 1").map_err(StoreError::from))
+        .unwrap();
     let mut feed = store.changes();
     drop(store);
+    assert!(
+        !dir.path().join("a.db-wal").exists(),
+        "the writer closed last, so it folded the WAL into the file"
+    );
     let ended = timeout(Duration::from_secs(5), feed.changed())
         .await
         .expect("the feed closes");

@@ -117,10 +117,12 @@ pub fn site_id(db: &Connection) -> rusqlite::Result<Vec<u8>> {
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<feed::WriterState>,
-    readers: Mutex<Vec<CrrConnection>>,
-    feed: watch::Sender<u64>,
+    // Fields drop in this order: the read-only connections close before the writer, so that
+    // the writer, last, checkpoints the WAL into the database file and removes it.
     _watcher: feed::Watcher,
+    readers: Mutex<Vec<CrrConnection>>,
+    writer: Mutex<feed::WriterState>,
+    feed: watch::Sender<u64>,
 }
 
 impl Store {
