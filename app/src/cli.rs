@@ -3,16 +3,16 @@
 //! such device or request.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use carebook_sync::backup::schedule;
 use carebook_sync::identity::{DeviceId, Identity};
 use carebook_sync::net::discovery::Scope;
-use carebook_sync::net::node::{Node, NodeError};
+use carebook_sync::net::members::{self, Acceptance, Pairing, Removal};
+use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
-use carebook_sync::replica::ReplicaError;
+use carebook_sync::net::serve::{self, Config};
 use carebook_sync::store::{schema, Store};
 
 /// A command's outcome as an exit code.
@@ -21,11 +21,15 @@ pub enum Outcome {
     NotFound,
 }
 
-pub(crate) fn open(dir: &Path) -> anyhow::Result<(Arc<Store>, Identity)> {
+fn store(dir: &Path) -> anyhow::Result<Arc<Store>> {
     let path = crate::status::database_path(dir);
     let store = Store::open(&path, schema::CLINIC)
         .with_context(|| format!("opening the database {}", path.display()))?;
-    Ok((Arc::new(store), identity(dir)?))
+    Ok(Arc::new(store))
+}
+
+pub(crate) fn open(dir: &Path) -> anyhow::Result<(Arc<Store>, Identity)> {
+    Ok((store(dir)?, identity(dir)?))
 }
 
 /// This computer's identity, saying in the log where its private key is kept.
@@ -37,15 +41,6 @@ pub fn identity(dir: &Path) -> anyhow::Result<Identity> {
 
 fn device(text: &str) -> anyhow::Result<DeviceId> {
     DeviceId::parse(text).map_err(|e| anyhow::anyhow!("that device ID is not right: {e}"))
-}
-
-pub fn default_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "Carebook computer".into())
 }
 
 /// `carebook --version`: what the clinic's IT helper asks for first. Reads only; makes nothing.
@@ -128,32 +123,38 @@ pub fn peers(dir: &Path) -> anyhow::Result<Outcome> {
 /// `carebook accept ID`
 pub fn accept(dir: &Path, id: &str) -> anyhow::Result<Outcome> {
     let id = device(id)?;
-    let (store, _) = open(dir)?;
-    if roster::accept(&store.writer(), &id)? {
-        println!("accepted {id}");
-        Ok(Outcome::Done)
-    } else {
-        eprintln!(
-            "carebook: no computer with ID {} is asking to join",
-            id.short()
-        );
-        Ok(Outcome::NotFound)
+    let store = store(dir)?;
+    match members::accept(&store, &id)? {
+        Acceptance::Accepted => {
+            println!("accepted {id}");
+            Ok(Outcome::Done)
+        }
+        Acceptance::NotFound => {
+            eprintln!(
+                "carebook: no computer with ID {} is asking to join",
+                id.short()
+            );
+            Ok(Outcome::NotFound)
+        }
     }
 }
 
 /// `carebook remove ID`
 pub fn remove(dir: &Path, id: &str) -> anyhow::Result<Outcome> {
     let id = device(id)?;
-    let (store, _) = open(dir)?;
-    if roster::revoke(&store.writer(), &id)? {
-        println!("removed {id}: every computer of the clinic will refuse it");
-        Ok(Outcome::Done)
-    } else {
-        eprintln!(
-            "carebook: no member with ID {} (or it was removed already)",
-            id.short()
-        );
-        Ok(Outcome::NotFound)
+    let store = store(dir)?;
+    match members::remove(&store, &id)? {
+        Removal::Removed => {
+            println!("removed {id}: every computer of the clinic will refuse it");
+            Ok(Outcome::Done)
+        }
+        Removal::NotFound => {
+            eprintln!(
+                "carebook: no member with ID {} (or it was removed already)",
+                id.short()
+            );
+            Ok(Outcome::NotFound)
+        }
     }
 }
 
@@ -173,80 +174,47 @@ pub fn pair(
 ) -> anyhow::Result<Outcome> {
     let other = device(id)?;
     let (store, identity) = open(dir)?;
-    roster::add(&store.writer(), &other, "", &address.to_string())?;
     let (served_as, port) = roster::local(&store.writer());
     let me = identity.id;
-    let name = name.or(served_as).unwrap_or_else(default_name);
+    let name = name.or(served_as).unwrap_or_else(serve::host_name);
     let node = Node::new(identity, store, &name)?;
     node.set_port(port);
-    let result = runtime()?.block_on(async {
-        tokio::time::timeout(
-            std::time::Duration::from_secs(15),
-            node.dial(address, other),
-        )
-        .await
-    });
-    match result {
-        Err(_) => anyhow::bail!("no answer from {address} within 15 s"),
-        Ok(Err(NodeError::Replica(ReplicaError::Bye(reason)))) => {
-            println!("asked {address} to accept this computer ({me}): {reason}");
+    let outcome = runtime()?
+        .block_on(members::pair(&node, address, other, ""))
+        .with_context(|| format!("pairing with {address}"))?;
+    match &outcome {
+        Pairing::Requested { reply } => {
+            println!("asked {address} to accept this computer ({me}): {reply}");
             println!("on that computer run: carebook accept {me}");
-            Ok(Outcome::Done)
         }
-        Ok(Err(e)) => Err(e).with_context(|| format!("pairing with {address}")),
-        Ok(Ok(())) => {
-            println!("paired with {other}");
-            Ok(Outcome::Done)
+        Pairing::AlreadyMember => println!("paired with {other}"),
+        Pairing::Refused { .. } | Pairing::Unreachable { .. } => {
+            anyhow::bail!("pairing with {address}: {outcome}")
         }
     }
+    Ok(Outcome::Done)
 }
 
-/// Automatic backups while serving (an always-on box is the best place for them): a look at
-/// the schedule at once, then once a minute.
-async fn scheduled_backups(node: Arc<Node>, dir: PathBuf) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        every.tick().await;
-        let (store, identity, dir) = (node.store.clone(), node.identity.clone(), dir.clone());
-        let looked = tokio::task::spawn_blocking(move || {
-            let now = chrono::Utc::now().timestamp();
-            schedule::run_if_due(&store, &dir, now, || Ok(identity))
-        })
-        .await;
-        if let Ok(Err(e)) = looked {
-            tracing::warn!("automatic backups: {e}");
-        }
-    }
-}
-
-/// `carebook serve`: no window; keep this computer in sync with the clinic until stopped.
+/// `carebook serve`: no window; keep this computer in sync with the clinic until stopped,
+/// making the automatic backups.
 pub fn serve(
     dir: &Path,
     listen: SocketAddr,
     name: Option<String>,
     discovery: Option<Scope>,
 ) -> anyhow::Result<Outcome> {
-    let (store, identity) = open(dir)?;
-    println!("device ID: {}", identity.id);
-    println!("key: {}", identity.storage);
-    runtime()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        let bound = listener.local_addr()?;
-        let name = name.unwrap_or_else(default_name);
-        roster::set_local(&store.writer(), &name, bound.port())?;
-        let node = Node::new(identity, store, &name)?;
-        println!("listening on {bound}");
-        tokio::spawn(node.clone().maintain());
-        tokio::spawn(scheduled_backups(node.clone(), dir.to_path_buf()));
-        if let Some(scope) = discovery {
-            tokio::spawn(node.clone().discover(scope, bound.port()));
-        }
-        tokio::select! {
-            r = node.listen(listener) => r.context("the listener failed")?,
-            _ = tokio::signal::ctrl_c() => println!("stopping"),
-        }
-        anyhow::Ok(Outcome::Done)
-    })
+    let mut running = serve::serve(Config {
+        name,
+        listen,
+        discovery,
+        ..Config::new(dir.to_path_buf(), store(dir)?)
+    })?;
+    println!("device ID: {}", running.node.identity.id);
+    println!("key: {}", running.node.identity.storage);
+    println!("listening on {}", running.addr);
+    running.run_until(async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("stopping");
+    })?;
+    Ok(Outcome::Done)
 }

@@ -20,7 +20,7 @@ use crate::cli::{self, Outcome};
 pub fn write_qr(dir: &Path, file: &Path, addresses: &[SocketAddr]) -> anyhow::Result<Outcome> {
     let (store, identity) = cli::open(dir)?;
     let (name, port) = roster::local(&store.writer());
-    let name = name.unwrap_or_else(cli::default_name);
+    let name = name.unwrap_or_else(carebook_sync::net::serve::host_name);
     let clinic = profile::current(&store.writer())?
         .map(|c| c.name)
         .unwrap_or_default();

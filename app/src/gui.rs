@@ -9,8 +9,7 @@ use carebook_sync::store::{schema, Store};
 
 use carebook_sync::identity::Keyring;
 use carebook_sync::net::discovery::Scope;
-use carebook_sync::net::node::Node;
-use carebook_sync::net::roster;
+use carebook_sync::net::serve::{self, Config, Running};
 
 use crate::app::App;
 use crate::backend::Runner;
@@ -42,13 +41,9 @@ pub fn run(
             eprintln!("carebook: --demo adds made-up records to a new database only; this one already has staff");
         }
     }
-    let (node, port) = match start_node(dir, &store, discovery) {
-        Ok((node, port)) => (Some(node), port),
-        Err(e) => {
-            tracing::warn!("working without the network: {e:#}");
-            (None, 0)
-        }
-    };
+    let running = start_node(dir, &store, discovery);
+    let node = running.as_ref().map(|r| r.node.clone());
+    let port = running.as_ref().map_or(0, |r| r.addr.port());
     let folders = Folders {
         data: dir.to_path_buf(),
         logs: log_dir,
@@ -76,47 +71,23 @@ pub fn run(
     for font in theme::FONTS {
         app = app.font(font);
     }
-    app.run().context("running the window")
+    let ran = app.run().context("running the window");
+    drop(running);
+    ran
 }
 
-/// Starts this computer's node on a runtime of its own: listening on the usual port (or any
-/// free one when a second instance runs beside the first), keeping connections to the
-/// clinic's computers, and looking for them on the network.
-fn start_node(
-    dir: &Path,
-    store: &Arc<Store>,
-    discovery: Option<Scope>,
-) -> anyhow::Result<(Arc<Node>, u16)> {
-    let identity = crate::cli::identity(dir)?;
-    let name = roster::local(&store.writer())
-        .0
-        .unwrap_or_else(crate::cli::default_name);
-    let node = Node::new(identity, store.clone(), &name)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let listener = runtime.block_on(async {
-        match tokio::net::TcpListener::bind("0.0.0.0:7462").await {
-            Ok(l) => Ok(l),
-            Err(_) => tokio::net::TcpListener::bind("0.0.0.0:0").await,
-        }
-    })?;
-    let port = listener.local_addr()?.port();
-    roster::set_local(&store.writer(), &name, port)?;
-    let n = node.clone();
-    std::thread::Builder::new()
-        .name("carebook-network".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                tokio::spawn(n.clone().maintain());
-                if let Some(scope) = discovery {
-                    tokio::spawn(n.clone().discover(scope, port));
-                }
-                if let Err(e) = n.listen(listener).await {
-                    tracing::warn!("stopped listening: {e}");
-                }
-            })
-        })?;
-    Ok((node, port))
+/// Starts this computer's node: listening on the usual port (or any free one when a second
+/// instance runs beside the first), keeping connections to the clinic's computers, and
+/// looking for them on the network. It runs until the window closes.
+fn start_node(dir: &Path, store: &Arc<Store>, discovery: Option<Scope>) -> Option<Running> {
+    let config = Config {
+        any_port_if_taken: true,
+        discovery,
+        // The window makes its automatic backups from its own clock for now.
+        backups: false,
+        ..Config::new(dir.to_path_buf(), store.clone())
+    };
+    serve::serve(config)
+        .inspect_err(|e| tracing::warn!("working without the network: {e}"))
+        .ok()
 }

@@ -1,6 +1,6 @@
 //! `carebook backup export|verify|import` run as a separate process: the passphrase from a file
-//! or the environment (never echoed), a restore on a fresh install that needs the signer
-//! accepted, and the exit codes.
+//! or the environment (never echoed), an export recorded as the last good backup, a restore on
+//! a fresh install that needs the signer accepted, and the exit codes.
 
 use std::path::Path;
 use std::process::Command;
@@ -60,6 +60,13 @@ fn export_verify_and_import_from_the_command_line() {
     let (code, out, err) = carebook(&a, &["backup", "export", file_arg], true);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("patients 50"), "{out}");
+    // Recorded as this computer's last good backup, as one saved from the window is.
+    let (_, out, _) = carebook(&a, &["backup", "schedule"], false);
+    let recorded = std::fs::canonicalize(&file).unwrap();
+    assert!(
+        out.contains("last backup: ") && out.contains(recorded.to_str().unwrap()),
+        "{out}"
+    );
     let (_, a_id, _) = carebook(&a, &["id"], false);
     let a_id = a_id.trim();
 

@@ -9,18 +9,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carebook_sync::clinic::demo;
-use carebook_sync::identity::{Identity, Keyring};
+use carebook_sync::identity::Keyring;
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
+use carebook_sync::net::serve::{serve, Config, Running};
 use carebook_sync::store::{schema, CrrConnection, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 struct Machine {
-    _dir: tempfile::TempDir,
+    _running: Running,
     node: Arc<Node>,
     addr: SocketAddr,
     path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 async fn machine(name: &str, fill: usize) -> Machine {
@@ -30,21 +32,21 @@ async fn machine(name: &str, fill: usize) -> Machine {
     if fill > 0 {
         demo::fill(&store.writer(), fill, 3).unwrap();
     }
-    let node = Node::new(
-        Identity::load_or_create_with(dir.path(), Keyring::Off).unwrap(),
-        store,
-        name,
-    )
+    let running = serve(Config {
+        keyring: Keyring::Off,
+        name: Some(name.into()),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        discovery: None,
+        backups: false,
+        ..Config::new(dir.path().to_path_buf(), store)
+    })
     .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(node.clone().listen(listener));
-    tokio::spawn(node.clone().maintain());
     Machine {
-        _dir: dir,
-        node,
-        addr,
+        node: running.node.clone(),
+        addr: running.addr,
+        _running: running,
         path,
+        _dir: dir,
     }
 }
 
@@ -147,12 +149,14 @@ async fn main() {
     while count(&c.path, "SELECT count(*) FROM history") != history {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let writer = CrrConnection::open(&a.path, false).unwrap();
+    // Through the store's writer, as the app writes: its commits are announced at once.
+    let writer = &a.node.store;
     let (rb, rc) = (
         CrrConnection::open(&b.path, true).unwrap(),
         CrrConnection::open(&c.path, true).unwrap(),
     );
     let ids: Vec<String> = writer
+        .writer()
         .prepare("SELECT id FROM patients LIMIT 200")
         .unwrap()
         .query_map([], |r| r.get(0))
@@ -164,9 +168,9 @@ async fn main() {
         let phone = format!("+1 555 000 {i:04}");
         let t = Instant::now();
         writer
+            .writer()
             .execute("UPDATE patients SET phone = ?1 WHERE id = ?2", [&phone, id])
             .unwrap();
-        a.node.local_change();
         let seen = |db: &CrrConnection| {
             db.query_row("SELECT phone FROM patients WHERE id = ?1", [id], |r| {
                 r.get::<_, String>(0)

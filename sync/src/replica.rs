@@ -3,7 +3,7 @@
 //! only after it is merged and committed, and the acknowledgement advances the sender's slot
 //! for that peer, as in Postgres logical replication. One batch is in flight at a time, so a
 //! slow receiver slows the sender (backpressure). Local commits go out as they happen: the
-//! caller signals them, and a short poll also catches writes by other programs.
+//! caller hands over a signal that moves after each commit (the store's change feed).
 //!
 //! Slots live in `crsql_tracked_peers`: event 0 is how far this database has merged the peer's
 //! changes (in the peer's db_versions), event 1 is how far the peer has acknowledged ours.
@@ -14,7 +14,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
-use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+use tokio::time::{interval, timeout, Instant};
 
 use crate::proto::{self, Msg, ProtoError, PROTOCOL};
 use crate::store::Store;
@@ -23,7 +23,6 @@ use crate::store::Store;
 pub const BATCH_CHANGES: i64 = 20_000;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const SILENCE: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(250);
 const RECEIVED: i64 = 0;
 const ACKED: i64 = 1;
 
@@ -106,8 +105,6 @@ fn merge(c: &Connection, batch: &[u8], peer: &[u8], upto: i64) -> rusqlite::Resu
     tx.commit()
 }
 
-/// Runs a session until the peer leaves or something goes wrong. `local` is signalled after
-/// local commits, so they go out at once.
 /// How this computer introduces itself in its hello.
 #[derive(Debug, Clone, Default)]
 pub struct Intro {
@@ -142,11 +139,13 @@ fn lag(c: &Connection, since: i64, peer: &[u8]) -> rusqlite::Result<i64> {
     )
 }
 
+/// Runs a session until the peer leaves or something goes wrong. `local` moves after local
+/// commits (see `Store::changes`), so they go out at once.
 pub async fn run<T: AsyncRead + AsyncWrite>(
     io: T,
     store: Arc<Store>,
     intro: Intro,
-    mut local: watch::Receiver<()>,
+    mut local: watch::Receiver<u64>,
 ) -> Result<(), ReplicaError> {
     let (mut rx, mut tx) = proto::split(io);
     let intro_progress = intro.progress.clone();
@@ -193,8 +192,6 @@ pub async fn run<T: AsyncRead + AsyncWrite>(
     let mut peer_has: Option<i64> = None;
     let mut in_flight: Option<i64> = None;
     let mut heartbeat = interval(HEARTBEAT);
-    let mut poll = interval(POLL);
-    poll.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut heard = Instant::now();
     let mut counted: Option<Instant> = None;
     let report = |p: Progress| {
@@ -261,7 +258,6 @@ pub async fn run<T: AsyncRead + AsyncWrite>(
                 }
             }
             Ok(()) = local.changed() => {}
-            _ = poll.tick() => {}
             _ = heartbeat.tick() => {
                 if heard.elapsed() > SILENCE {
                     return Err(ReplicaError::Silent);

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use carebook_sync::backup::{
-    self, BackupError, ClinicMatch, Control, ImportOptions, Imported, Manifest, Passphrase,
-    Standing,
+    self, schedule, BackupError, ClinicMatch, Control, ImportOptions, Imported, Manifest,
+    Passphrase, Standing,
 };
 use carebook_sync::clinic::{demo, profile};
 use carebook_sync::identity::{DeviceId, Identity, Keyring};
@@ -216,6 +216,18 @@ fn a_backup_shows_nothing_readable_and_verify_says_who_signed_it_and_what_it_hol
     assert_eq!(manifest.sites[0].site_id, manifest.site_id);
     assert_eq!(manifest.sites[0].changes, changes);
     assert_eq!(manifest.sites[0].db_version, manifest.db_version);
+}
+
+#[test]
+fn every_export_is_recorded_as_the_last_good_backup() {
+    let a = Computer::with_records("Harbour Family Practice");
+    assert_eq!(schedule::last(&a.store.writer()).unwrap().ok, None);
+    let (file, manifest) = a.export("by-hand.carebook-backup");
+    let file = std::fs::canonicalize(file).unwrap();
+    assert_eq!(
+        schedule::last(&a.store.writer()).unwrap().ok,
+        Some((manifest.created_at, file.display().to_string()))
+    );
 }
 
 #[test]

@@ -9,10 +9,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use carebook_sync::identity::{DeviceId, Identity, Keyring};
+use carebook_sync::identity::{DeviceId, Keyring};
 use carebook_sync::join::{self, JoinError};
 use carebook_sync::net::node::{Node, NodeError};
 use carebook_sync::net::roster;
+use carebook_sync::net::serve::{serve, Config, Running};
 use carebook_sync::pairing_link::PairingLink;
 use carebook_sync::qr;
 use carebook_sync::replica::ReplicaError;
@@ -22,27 +23,29 @@ use image::{GrayImage, Luma};
 use tokio::net::TcpListener;
 
 struct Machine {
-    _dir: tempfile::TempDir,
+    _running: Running,
     node: Arc<Node>,
     addr: SocketAddr,
+    _dir: tempfile::TempDir,
 }
 
 async fn machine(name: &str) -> Machine {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap());
-    let node = Node::new(
-        Identity::load_or_create_with(dir.path(), Keyring::Off).unwrap(),
-        store,
-        name,
-    )
+    let running = serve(Config {
+        keyring: Keyring::Off,
+        name: Some(name.into()),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        discovery: None,
+        backups: false,
+        ..Config::new(dir.path().to_path_buf(), store)
+    })
     .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(node.clone().listen(listener));
     Machine {
+        node: running.node.clone(),
+        addr: running.addr,
+        _running: running,
         _dir: dir,
-        node,
-        addr,
     }
 }
 
@@ -149,7 +152,6 @@ async fn a_scanned_code_hands_over_to_pairing_and_records_flow() {
         .any(|r| r.id == b_id));
     assert!(roster::accept(&a.node.store.writer(), &b_id).unwrap());
     a.node.refresh_roster().await.unwrap();
-    tokio::spawn(b.node.clone().maintain());
 
     a.node
         .store
@@ -159,7 +161,6 @@ async fn a_scanned_code_hands_over_to_pairing_and_records_flow() {
             [],
         )
         .unwrap();
-    a.node.local_change();
     eventually("A's record on B", || {
         b.node
             .store

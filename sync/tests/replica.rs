@@ -11,7 +11,6 @@ use carebook_sync::proto::{self, Msg, ProtoError};
 use carebook_sync::replica::{self, ReplicaError};
 use carebook_sync::store::{schema, Store};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
 
 fn store(dir: &tempfile::TempDir, name: &str) -> Arc<Store> {
     Arc::new(Store::open(&dir.path().join(name), schema::CLINIC).unwrap())
@@ -50,19 +49,17 @@ async fn two_computers_catch_up_and_stay_in_sync() {
     let (a, b) = (store(&dir, "a.db"), store(&dir, "b.db"));
     demo::fill(&a.writer(), 600, 1).unwrap();
     let (pipe_a, pipe_b) = tokio::io::duplex(1 << 16);
-    let (nudge_a, seen_a) = watch::channel(());
-    let (_nudge_b, seen_b) = watch::channel(());
     let sa = tokio::spawn(replica::run(
         pipe_a,
         a.clone(),
         replica::Intro::default(),
-        seen_a,
+        a.changes(),
     ));
     let sb = tokio::spawn(replica::run(
         pipe_b,
         b.clone(),
         replica::Intro::default(),
-        seen_b,
+        b.changes(),
     ));
 
     eventually("B caught up with A's 600 patients", || {
@@ -96,7 +93,6 @@ async fn two_computers_catch_up_and_stay_in_sync() {
         )
         .unwrap();
     }
-    nudge_a.send(()).unwrap();
     eventually("A's edit reached B", || rows(&b) == rows(&a)).await;
     // Each side's slot for the other advanced to what it merged.
     let slot: i64 = b
@@ -125,12 +121,11 @@ async fn garbage_from_a_peer_ends_the_session_and_changes_nothing() {
         .query_row("SELECT crsql_db_version()", [], |r| r.get(0))
         .unwrap();
     let (pipe_a, pipe_x) = tokio::io::duplex(1 << 16);
-    let (_n, seen) = watch::channel(());
     let session = tokio::spawn(replica::run(
         pipe_a,
         a.clone(),
         replica::Intro::default(),
-        seen,
+        a.changes(),
     ));
     let (_keep_open, mut raw) = tokio::io::split(pipe_x);
     raw.write_all(&[0, 0, 0, 4, 0xde, 0xad, 0xbe, 0xef])
@@ -165,8 +160,8 @@ async fn with_fake_peer(
     let dir = tempfile::tempdir().unwrap();
     let a = store(&dir, "a.db");
     let (pipe_a, pipe_x) = tokio::io::duplex(1 << 16);
-    let (_n, seen) = watch::channel(());
-    let session = tokio::spawn(replica::run(pipe_a, a, replica::Intro::default(), seen));
+    let changes = a.changes();
+    let session = tokio::spawn(replica::run(pipe_a, a, replica::Intro::default(), changes));
     let (rx, mut tx) = proto::split(pipe_x);
     tx.send(Msg::Hello {
         protocol,

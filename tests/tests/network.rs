@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carebook_sync::identity::{DeviceId, Identity, Keyring};
+use carebook_sync::identity::{DeviceId, Keyring};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::{self, Verdict};
+use carebook_sync::net::serve::{serve, Config, Running};
 use carebook_sync::store::{schema, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// What the nodes in this test binary logged, to check that refusals give their reason.
 static LOG: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
@@ -46,25 +47,30 @@ fn logged_about(from: SocketAddr) -> Vec<String> {
 }
 
 struct Computer {
-    _dir: tempfile::TempDir,
+    _running: Running,
     node: Arc<Node>,
     addr: SocketAddr,
+    _dir: tempfile::TempDir,
 }
 
 impl Computer {
     async fn start(name: &str) -> Computer {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap());
-        let identity = Identity::load_or_create_with(dir.path(), Keyring::Off).unwrap();
-        let node = Node::new(identity, store, name).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(node.clone().listen(listener));
-        tokio::spawn(node.clone().maintain());
+        let running = serve(Config {
+            keyring: Keyring::Off,
+            name: Some(name.into()),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            discovery: None,
+            backups: false,
+            ..Config::new(dir.path().to_path_buf(), store)
+        })
+        .unwrap();
         Computer {
+            node: running.node.clone(),
+            addr: running.addr,
+            _running: running,
             _dir: dir,
-            node,
-            addr,
         }
     }
 
@@ -98,7 +104,6 @@ impl Computer {
                 [id, family],
             )
             .unwrap();
-        self.node.local_change();
     }
 
     fn family(&self, id: &str) -> Option<String> {
@@ -195,7 +200,6 @@ async fn three_computers_pair_converge_and_refuse_strangers() {
 
     // A stolen laptop: removed on A, refused everywhere, its sessions cut.
     roster::revoke(&a.node.store.writer(), &c.id()).unwrap();
-    a.node.local_change();
     a.node.refresh_roster().await.unwrap();
     eventually("B learns C was removed", || {
         b.node.roster.verdict(&c.id()) == Verdict::Revoked
@@ -286,7 +290,6 @@ async fn old_deletions_are_forgotten_only_once_every_trusted_computer_has_them()
         .writer()
         .execute("DELETE FROM patients WHERE id = 'gone'", [])
         .unwrap();
-    a.node.local_change();
     eventually("B has everything and A knows B's site", || {
         roster::status(&a.node.store.writer(), &b.id())
             .unwrap()
@@ -448,4 +451,58 @@ async fn bad_frames_from_a_trusted_computer_are_refused_with_a_logged_reason() {
         b.family("p1").as_deref() == Some("Okafor-Mensah")
     })
     .await;
+}
+
+/// Runs SQL in the stock sqlite3 shell (another program) on `db`, with the engine loaded.
+fn in_the_shell(db: &std::path::Path, sql: &str) {
+    let engine = carebook_sync::store::locate_engine().unwrap();
+    let script = format!(
+        ".load {}\n{sql}\nSELECT crsql_finalize();\n",
+        engine.with_extension("").display()
+    );
+    let mut child = std::process::Command::new("sqlite3")
+        .arg(db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the sqlite3 shell is needed (apt-get install sqlite3)");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_written_by_another_program_reach_the_peer_at_once() {
+    let (a, b) = (
+        Computer::start("Front desk").await,
+        Computer::start("Doctor").await,
+    );
+    a.trust(&b, "Doctor").await;
+    b.trust(&a, "Front desk").await;
+    b.stay_connected(&a);
+    a.write("p1", "Okafor");
+    eventually("B is in sync", || b.family("p1").is_some()).await;
+    // Nobody tells the node: A's store notices each commit of the shell. Each edit arrives well
+    // within the sessions' 5 s heartbeat, which would otherwise be the first thing to look.
+    for family in ["Okafor-Mensah", "Mensah", "Okafor"] {
+        let at = std::time::Instant::now();
+        in_the_shell(
+            a.node.store.path(),
+            &format!("UPDATE patients SET family_name = '{family}' WHERE id = 'p1';"),
+        );
+        eventually(&format!("{family} on B"), || {
+            b.family("p1").as_deref() == Some(family)
+        })
+        .await;
+        assert!(
+            at.elapsed() < Duration::from_secs(2),
+            "{family} took {:?}",
+            at.elapsed()
+        );
+    }
 }

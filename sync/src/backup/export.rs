@@ -1,6 +1,7 @@
 //! Making a backup: one read transaction on a new reader connection (a snapshot; the writer
 //! keeps working), every change from db_version 0 in batches, encrypted with age into a
-//! temporary file beside the destination that is renamed over it only once complete.
+//! temporary file beside the destination that is renamed over it only once complete, and then
+//! recorded as this computer's last good backup, however the export was started.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -20,8 +21,9 @@ pub(super) const TEMPORARY: &str = ".carebook-backup-";
 /// to keep memory low and progress moving.
 const BATCH_CHANGES: i64 = 200_000;
 
-/// Writes a backup of the whole database to `dest` (replacing it only when complete) and
-/// returns its manifest. Makes the clinic's identity first if it has none yet.
+/// Writes a backup of the whole database to `dest` (replacing it only when complete), records
+/// it as the last good backup (see `schedule::last`) and returns its manifest. Makes the
+/// clinic's identity first if it has none yet.
 pub fn export(
     store: &Store,
     identity: &Identity,
@@ -77,6 +79,8 @@ pub fn export(
     tmp.as_file().sync_all()?;
     tmp.persist(dest)
         .map_err(|e| BackupError::File(dest.to_path_buf(), e.error))?;
+    let recorded = std::fs::canonicalize(dest).unwrap_or_else(|_| dest.to_path_buf());
+    super::schedule::record_ok(&store.writer(), manifest.created_at, &recorded)?;
     Ok(manifest)
 }
 

@@ -9,8 +9,11 @@
 //! carry its device ID), never a colleague's in a shared folder, nor a backup saved by hand.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
+use tokio::sync::watch;
 
 use super::{BackupError, Control, Passphrase};
 use crate::identity::{DeviceId, Identity, IdentityError, KeyStorage, Keyring};
@@ -153,9 +156,9 @@ fn file_name(device: &DeviceId, at: i64) -> String {
     )
 }
 
-/// Makes a scheduled backup now: into the schedule's folder, recorded as the last good one,
-/// then deletes this computer's older scheduled backups beyond `keep`. A failure is recorded
-/// too (and returned).
+/// Makes a scheduled backup now: into the schedule's folder (the export records it as the
+/// last good one), then deletes this computer's older scheduled backups beyond `keep`. A
+/// failure is recorded too (and returned).
 pub fn run(
     store: &Store,
     identity: &Identity,
@@ -168,8 +171,8 @@ pub fn run(
         let folder = schedule.folder.as_ref().ok_or(BackupError::NotScheduled)?;
         std::fs::create_dir_all(folder).map_err(|e| BackupError::File(folder.clone(), e))?;
         let file = folder.join(file_name(&identity.id, now));
+        // The export records itself as the last good backup.
         super::export(store, identity, passphrase, &file, control)?;
-        record_ok(&store.writer(), now, &file)?;
         prune(folder, &identity.id, schedule.keep)?;
         Ok(file)
     })();
@@ -199,10 +202,7 @@ pub fn run_if_due<I: std::ops::Deref<Target = Identity>>(
     now: i64,
     identity: impl FnOnce() -> Result<I, IdentityError>,
 ) -> Result<Checked, BackupError> {
-    let (s, before) = {
-        let db = store.writer();
-        (load(&db)?, last(&db)?)
-    };
+    let (s, before) = store.read(|db| Ok::<_, BackupError>((load(db)?, last(db)?)))?;
     if !s.due(&before, now) {
         return Ok(Checked {
             made: None,
@@ -228,11 +228,48 @@ pub fn run_if_due<I: std::ops::Deref<Target = Identity>>(
             None
         }
     };
-    let after = last(&store.writer())?;
+    let after = store.read(|db| Ok::<_, BackupError>(last(db)?))?;
     Ok(Checked {
         made,
         overdue: s.overdue(&after, now),
     })
+}
+
+/// How often a running computer looks whether an automatic backup is due.
+pub const LOOK_EVERY: Duration = Duration::from_secs(60);
+
+/// The automatic backups of a running computer (the window or `serve`; see `net::serve`):
+/// a look at the schedule at once and then every [`LOOK_EVERY`], each making the backup when
+/// one is due ([`run_if_due`], which records how it went) and published on `report`. Runs
+/// until its task is dropped.
+pub async fn keep_making(
+    store: Arc<Store>,
+    dir: PathBuf,
+    identity: Arc<Identity>,
+    report: watch::Sender<Option<Checked>>,
+) {
+    let mut every = tokio::time::interval(LOOK_EVERY);
+    loop {
+        every.tick().await;
+        let (store, dir, identity) = (store.clone(), dir.clone(), identity.clone());
+        let looked = tokio::task::spawn_blocking(move || {
+            let now = chrono::Utc::now().timestamp();
+            run_if_due(&store, &dir, now, || Ok(identity))
+        })
+        .await;
+        let checked = match looked {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::warn!("could not look at the backup schedule: {e}");
+                Checked {
+                    made: None,
+                    overdue: true,
+                }
+            }
+            Err(_) => return,
+        };
+        report.send_replace(Some(checked));
+    }
 }
 
 /// Deletes `device`'s oldest scheduled backups in `folder` until `keep` are left.

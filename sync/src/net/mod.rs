@@ -1,7 +1,10 @@
 //! Computers talking to computers: the roster of trusted devices, TLS with pinned device IDs,
-//! and the node that listens, dials and runs replication sessions.
+//! the node that listens, dials and runs replication sessions, and starting it all in one
+//! call (`serve`).
 
 pub mod discovery;
+pub mod members;
 pub mod node;
 pub mod roster;
+pub mod serve;
 pub mod tls;

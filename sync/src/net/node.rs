@@ -60,10 +60,11 @@ pub struct Node {
     pub store: Arc<Store>,
     pub roster: Arc<Roster>,
     intro: Mutex<Intro>,
-    changed: watch::Sender<()>,
     /// The sessions with each peer, with who dialled each (see [`Node::admit`]).
     sessions: Mutex<HashMap<DeviceId, Vec<(DeviceId, AbortHandle)>>>,
     dialling: Mutex<HashSet<DeviceId>>,
+    /// How many progress reports each peer's sessions made (see [`Node::reports_from`]).
+    reports: Mutex<HashMap<DeviceId, u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -99,9 +100,9 @@ impl Node {
                 port: 0,
                 progress: None,
             }),
-            changed: watch::channel(()).0,
             sessions: Mutex::new(HashMap::new()),
             dialling: Mutex::new(HashSet::new()),
+            reports: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -144,10 +145,9 @@ impl Node {
         lock(&self.intro).port = port;
     }
 
-    /// Tells the sessions that local commits are waiting to go out.
-    pub fn local_change(&self) {
-        self.changed.send_replace(());
-    }
+    /// Does nothing: sessions follow the store's change feed by themselves. Kept only while
+    /// the window still calls it; delete it with those calls.
+    pub fn local_change(&self) {}
 
     /// Re-reads the roster now (after a local pairing or removal) and ends sessions with
     /// removed devices.
@@ -357,6 +357,13 @@ impl Node {
         self.session(expect, self.identity.id, stream).await
     }
 
+    /// How many times sessions with `peer` reported how they stand. A session gets that far
+    /// only when the peer trusts this computer: it answered the hello and asked for changes.
+    /// Each report is written to the database next, so it moves the store's change feed.
+    pub fn reports_from(&self, peer: &DeviceId) -> u64 {
+        lock(&self.reports).get(peer).copied().unwrap_or(0)
+    }
+
     /// The number of sessions running with `peer` (one, once simultaneous dials settle).
     pub fn sessions_with(&self, peer: &DeviceId) -> usize {
         lock(&self.sessions).get(peer).map_or(0, Vec::len)
@@ -397,6 +404,7 @@ impl Node {
         let reporter = tokio::spawn(async move {
             while watch_progress.changed().await.is_ok() {
                 let p = watch_progress.borrow_and_update().clone();
+                *lock(&node.reports).entry(peer).or_default() += 1;
                 let (state, detail) = if p.caught_up {
                     ("live", String::new())
                 } else {
@@ -418,7 +426,7 @@ impl Node {
             io,
             self.store.clone(),
             intro,
-            self.changed.subscribe(),
+            self.store.changes(),
         ));
         let handle = task.abort_handle();
         if !self.admit(peer, dialer, &handle) {

@@ -1,21 +1,28 @@
 //! The local database: one SQLite file in WAL mode with the CRR engine loaded, one writer
-//! connection (owned here, behind a mutex) and any number of read-only connections.
+//! connection (owned here, behind a mutex), a few reused read-only connections, and a feed
+//! that announces every committed change (see `feed`).
 
 mod extension;
+mod feed;
 mod migrate;
 pub mod schema;
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::watch;
 
 pub use extension::{
     candidates as engine_candidates, file_name as engine_file_name, locate as locate_engine,
 };
+pub use feed::{Writer, WATCH_EVERY};
 pub use migrate::{current_version, Migration};
+
+/// Idle reader connections kept for reuse (more may be open at once; the extra ones close).
+const IDLE_READERS: usize = 4;
 
 /// What can go wrong opening or using the store.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +37,8 @@ pub enum StoreError {
     SchemaTooNew { found: u32, known: u32 },
     #[error("could not create the data folder {0}: {1}")]
     Folder(PathBuf, std::io::Error),
+    #[error("could not start watching the database for changes: {0}")]
+    Watch(std::io::Error),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -108,7 +117,12 @@ pub fn site_id(db: &Connection) -> rusqlite::Result<Vec<u8>> {
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<CrrConnection>,
+    // Fields drop in this order: the read-only connections close before the writer, so that
+    // the writer, last, checkpoints the WAL into the database file and removes it.
+    _watcher: feed::Watcher,
+    readers: Mutex<Vec<CrrConnection>>,
+    writer: Mutex<feed::WriterState>,
+    feed: watch::Sender<u64>,
 }
 
 impl Store {
@@ -119,9 +133,13 @@ impl Store {
         }
         let mut writer = CrrConnection::open(path, false)?;
         migrate::apply(&mut writer, migrations)?;
+        let feed = watch::Sender::new(0);
         Ok(Store {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
+            writer: Mutex::new(feed::WriterState::new(writer)),
+            readers: Mutex::new(Vec::new()),
+            _watcher: feed::Watcher::start(path, feed.clone())?,
+            feed,
         })
     }
 
@@ -129,12 +147,49 @@ impl Store {
         &self.path
     }
 
-    /// The single writer connection (waits for other writers in this process).
-    pub fn writer(&self) -> MutexGuard<'_, CrrConnection> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    /// The single writer connection (waits for other writers in this process). What it
+    /// commits is announced on [`Store::changes`] when it is dropped.
+    pub fn writer(&self) -> Writer<'_> {
+        Writer::new(
+            self.writer.lock().unwrap_or_else(|p| p.into_inner()),
+            &self.feed,
+        )
     }
 
-    /// A new read-only connection (readers never block the writer in WAL mode).
+    /// Moves after every committed change to the records, made through this store's writer
+    /// or by any other program on the same file (noticed within [`WATCH_EVERY`]). The value
+    /// is only a counter: wait with `changed()`, then read what you need. A move may now and
+    /// then find nothing new; a committed change is never left unannounced.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.feed.subscribe()
+    }
+
+    /// Runs `f` on one of the store's read-only connections, never on the writer, so reads
+    /// do not wait for writes (WAL mode). Each statement (or each transaction `f` opens) sees
+    /// the database as last committed when it starts: never a write still in progress, and
+    /// always everything committed before. The connections are kept and reused.
+    pub fn read<R, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&CrrConnection) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => self.reader()?,
+        };
+        let out = f(&conn);
+        // One left inside a transaction would keep seeing an old snapshot: close it instead.
+        if conn.is_autocommit() {
+            let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+
+    /// A new read-only connection of its own (for long reads, such as a backup's snapshot;
+    /// readers never block the writer in WAL mode).
     pub fn reader(&self) -> Result<CrrConnection, StoreError> {
         CrrConnection::open(&self.path, true)
     }
