@@ -14,6 +14,7 @@ use iced::keyboard::{self, key::Named, Key};
 use iced::widget::{column, container, operation};
 use iced::{Element, Fill, Subscription, Task, Theme};
 
+use crate::autobackup;
 use crate::backend::Runner;
 use crate::context::{Context, Folders};
 use crate::nav::{Event, Route, Setup};
@@ -60,7 +61,6 @@ pub enum Message {
     Sync(Summary),
     /// The automatic backup ran or was not due; whether backups are overdue.
     BackupsOverdue(bool),
-    BackupCheck,
     // Navigation, keyboard, top bar.
     Go(Route),
     Back,
@@ -72,9 +72,6 @@ pub enum Message {
     SwitchStaff(Staff),
     ToggleTheme,
 }
-
-/// How often the app looks whether an automatic backup is due.
-const BACKUP_CHECK: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub struct App {
@@ -181,7 +178,7 @@ impl App {
             backups_overdue: false,
             camera: scan::OpenCamera::webcam(),
         };
-        let task = Task::batch([app.load_staff(), app.backup_check()]);
+        let task = app.load_staff();
         (app, task)
     }
 
@@ -353,7 +350,7 @@ impl App {
                 Probe::Patient(id) => Route::Patient(id),
                 _ => Route::Patients,
             };
-            return Task::batch([self.show(first), self.backup_check()]);
+            return self.show(first);
         }
         Task::none()
     }
@@ -408,7 +405,6 @@ impl App {
                 self.backups_overdue = overdue;
                 Task::none()
             }
-            Message::BackupCheck => self.backup_check(),
             Message::Frame => {
                 if self.probe != Probe::FirstFrame {
                     return Task::none();
@@ -469,15 +465,14 @@ impl App {
             .map(|s| Message::Sync(s.unwrap_or_default()))
     }
 
-    /// Runs the automatic backup when one is due (looked at once a minute, once the clinic is
-    /// set up).
-    fn backup_check(&self) -> Task<Message> {
-        if self.me.is_none() {
-            return Task::none();
-        }
-        let folders = self.folders.clone();
-        self.runner
-            .spawn(move |store| Message::BackupsOverdue(backups::scheduled(store, &folders)))
+    /// What the automatic backups' loop needs (it runs once the clinic is set up here).
+    pub fn backups(&self) -> Option<autobackup::Making> {
+        self.me.as_ref()?;
+        Some(autobackup::Making {
+            store: self.runner.store().clone(),
+            folders: self.folders.clone(),
+            identity: self.node.as_ref().map(|n| n.identity.clone()),
+        })
     }
 
     pub fn theme(&self) -> Theme {
@@ -508,7 +503,9 @@ impl App {
             probe,
             progress,
             crate::changes::subscription(self.runner.store().clone()).map(Message::Changed),
-            iced::time::every(BACKUP_CHECK).map(|_| Message::BackupCheck),
+            self.backups()
+                .map(|m| autobackup::subscription(m).map(Message::BackupsOverdue))
+                .unwrap_or_else(Subscription::none),
             keyboard::listen().filter_map(shortcut),
             iced::event::listen_with(|event, _status, _window| match event {
                 iced::Event::Keyboard(keyboard::Event::KeyPressed {

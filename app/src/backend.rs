@@ -5,8 +5,20 @@
 
 use std::sync::Arc;
 
-use carebook_sync::store::{CrrConnection, Store};
+use carebook_sync::store::{CrrConnection, Store, StoreError};
 use iced::Task;
+
+/// Why a read failed: the job's own reason, or no reader could be had.
+enum Failed {
+    Job(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Failed {
+    fn from(e: StoreError) -> Failed {
+        Failed::Store(e)
+    }
+}
 
 /// Where jobs run: tokio's blocking pool, over one store.
 #[derive(Debug, Clone)]
@@ -42,15 +54,19 @@ impl Runner {
         .and_then(Task::done)
     }
 
-    /// Runs a read with a read-only connection: it sees the last committed state and never
-    /// waits for the writer.
+    /// Runs a read on one of the store's reused read-only connections: it sees the last
+    /// committed state and never waits for the writer.
     pub fn read<T: Send + 'static>(
         &self,
         job: impl FnOnce(&CrrConnection) -> Result<T, String> + Send + 'static,
     ) -> Task<Result<T, String>> {
         self.spawn(move |store| {
-            let reader = store.reader().map_err(|e| e.to_string())?;
-            job(&reader)
+            store
+                .read(|db| job(db).map_err(Failed::Job))
+                .map_err(|e| match e {
+                    Failed::Job(e) => e,
+                    Failed::Store(e) => e.to_string(),
+                })
         })
     }
 }

@@ -4,9 +4,8 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
-use carebook_sync::store::Store;
+use carebook_sync::store::{Store, StoreError};
 use iced::futures::{SinkExt, Stream};
 use iced::Subscription;
 
@@ -24,32 +23,25 @@ pub fn subscription(store: Arc<Store>) -> Subscription<i64> {
     Subscription::run_with(Watched(store), |w| announced(w.0.clone()))
 }
 
+/// The store's own announcements (its writer's commits at once, other programs' within
+/// `store::WATCH_EVERY`), each followed by the version read then.
 fn announced(store: Arc<Store>) -> impl Stream<Item = i64> {
     iced::stream::channel(1, async move |mut out| {
-        let Ok(mut db) = store.reader() else {
-            return;
-        };
-        let mut seen = None;
+        let mut feed = store.changes();
         loop {
-            let looked = tokio::task::spawn_blocking(move || {
-                let data: Option<i64> = db.query_row("PRAGMA data_version", [], |r| r.get(0)).ok();
-                let version = carebook_sync::store::db_version(&db).ok();
-                (db, data.zip(version))
+            let s = store.clone();
+            let version = tokio::task::spawn_blocking(move || {
+                s.read(|db| Ok::<_, StoreError>(carebook_sync::store::db_version(db)?))
             })
             .await;
-            let Ok((back, now)) = looked else {
-                return;
-            };
-            db = back;
-            if let Some((data, version)) = now {
-                if seen != Some(data) {
-                    seen = Some(data);
-                    if out.send(version).await.is_err() {
-                        return;
-                    }
+            if let Ok(Ok(v)) = version {
+                if out.send(v).await.is_err() {
+                    return;
                 }
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            if feed.changed().await.is_err() {
+                return;
+            }
         }
     })
 }

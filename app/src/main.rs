@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod app;
+mod autobackup;
 mod backend;
 mod bars;
 mod changes;

@@ -119,6 +119,17 @@ impl Window {
         self.drive(task)
     }
 
+    /// One look of the automatic backups' loop, its answer given to the app as the window's
+    /// subscription gives it.
+    pub fn backup_look(&mut self) -> Vec<Message> {
+        let making = self.app.backups().expect("the clinic is set up");
+        let overdue = self
+            .rt
+            .block_on(async { Box::pin(crate::autobackup::looks(making)).next().await })
+            .expect("a look");
+        self.send(Message::BackupsOverdue(overdue))
+    }
+
     /// Lets announced changes reach the open screen.
     pub fn settle(&mut self) -> Vec<Message> {
         self.drive(Task::none())

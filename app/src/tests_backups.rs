@@ -232,13 +232,13 @@ fn automatic_backups_run_when_due_and_say_when_they_cannot() {
     assert_eq!((s.folder.as_deref(), s.keep), (Some(folder.as_path()), 2));
 
     // The app's minute: the first look finds a backup due and makes it.
-    a.send(Message::BackupCheck);
+    a.w.backup_look();
     let made = files_in(&folder);
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(made[0].ends_with(".carebook-backup"));
     assert!(!a.w.app.backups_overdue);
     // The next look finds none due (one a day).
-    a.send(Message::BackupCheck);
+    a.w.backup_look();
     assert_eq!(files_in(&folder).len(), 1);
 
     // Without a remembered passphrase it cannot run: that is recorded and shown.
@@ -253,7 +253,7 @@ fn automatic_backups_run_when_due_and_say_when_they_cannot() {
     )
     .unwrap();
     let mut b = b;
-    b.send(Message::BackupCheck);
+    b.w.backup_look();
     assert!(b.w.app.backups_overdue, "the top bar warns");
     assert!(files_in(&b.path("nightly")).is_empty());
     let last = schedule::last(&b.store.writer()).unwrap();

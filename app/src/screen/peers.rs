@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use carebook_sync::identity::DeviceId;
-use carebook_sync::net::node::{Node, NodeError};
+use carebook_sync::net::members::{self, Acceptance, Pairing, Removal};
+use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::{self, HeldBack, LongAway, Member, Request};
 use carebook_sync::pairing_link::PairingLink;
-use carebook_sync::replica::ReplicaError;
 use carebook_sync::store::CrrConnection;
 use iced::widget::{button, column, container, qr_code, row, scrollable, text, text_input};
 use iced::{Center, Element, Fill, Font, Task};
@@ -276,27 +276,14 @@ pub async fn pair(
     other: DeviceId,
     name: String,
 ) -> Result<String, String> {
-    let store = node.store.clone();
-    let added = tokio::task::spawn_blocking(move || {
-        roster::add(&store.writer(), &other, &name, &address.to_string())
-    })
-    .await;
-    added
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))?;
-    let _ = node.refresh_roster().await;
-    match tokio::time::timeout(
-        std::time::Duration::from_secs(15),
-        node.dial(address, other),
-    )
-    .await
-    {
-        Err(_) => Err(format!("no answer from {address}")),
-        Ok(Err(NodeError::Replica(ReplicaError::Bye(reason)))) => {
-            Ok(format!("Asked {address} to accept this computer: {reason}"))
+    match members::pair(&node, address, other, &name).await {
+        Ok(Pairing::Requested { reply }) => {
+            Ok(format!("Asked {address} to accept this computer: {reply}"))
         }
-        Ok(Err(e)) => Err(format!("pairing with {address}: {e}")),
-        Ok(Ok(())) => Ok(format!("Paired with {}", other.short())),
+        Ok(Pairing::AlreadyMember) => Ok(format!("Paired with {}", other.short())),
+        Ok(Pairing::Refused { reason }) => Err(format!("{address} refused: {reason}")),
+        Ok(Pairing::Unreachable { reason }) => Err(format!("pairing with {address}: {reason}")),
+        Err(e) => Err(format!("pairing with {address}: {e}")),
     }
 }
 
@@ -365,8 +352,13 @@ impl Peers {
             }
             Msg::Accept(id) => {
                 let task = ctx.runner.spawn(move |store| {
-                    let r = roster::accept(&store.writer(), &id).map_err(|e| e.to_string());
-                    Msg::Written(r.map(|_| ()))
+                    Msg::Written(match members::accept(store, &id) {
+                        Ok(Acceptance::Accepted) => Ok(()),
+                        Ok(Acceptance::NotFound) => {
+                            Err("That computer is no longer asking to join".into())
+                        }
+                        Err(e) => Err(e.to_string()),
+                    })
                 });
                 return (task, None);
             }
@@ -377,8 +369,11 @@ impl Peers {
                 }
                 self.confirm_remove = None;
                 let task = ctx.runner.spawn(move |store| {
-                    let r = roster::revoke(&store.writer(), &id).map_err(|e| e.to_string());
-                    Msg::Written(r.map(|_| ()))
+                    Msg::Written(match members::remove(store, &id) {
+                        Ok(Removal::Removed) => Ok(()),
+                        Ok(Removal::NotFound) => Err("That computer was removed already".into()),
+                        Err(e) => Err(e.to_string()),
+                    })
                 });
                 return (task, None);
             }

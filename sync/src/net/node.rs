@@ -145,10 +145,6 @@ impl Node {
         lock(&self.intro).port = port;
     }
 
-    /// Does nothing: sessions follow the store's change feed by themselves. Kept only while
-    /// the window still calls it; delete it with those calls.
-    pub fn local_change(&self) {}
-
     /// Re-reads the roster now (after a local pairing or removal) and ends sessions with
     /// removed devices.
     pub async fn refresh_roster(&self) -> Result<(), NodeError> {

@@ -79,7 +79,6 @@ pub(super) fn export(
     let m = backup::export(store, &me, &p, file, c)
         .map_err(|e| format!("The backup was not saved: {e}"))?;
     remember_if_new(folders, &me, typed);
-    schedule::record_ok(&store.writer(), m.created_at, file).map_err(|e| e.to_string())?;
     Ok(format!(
         "Saved a backup of {} patients to {}",
         m.rows_of("patients"),
@@ -125,19 +124,5 @@ pub(super) fn import(
         "Nothing new: this computer already held everything in that backup.".to_string()
     } else {
         format!("Merged {} changes from the backup.", done.changes)
-    })
-}
-
-/// The automatic backup, when one is due: run from the app's clock, off the UI thread. Says
-/// whether backups are overdue, for the top bar.
-pub fn scheduled(store: &Store, folders: &Folders) -> bool {
-    let now = chrono::Utc::now().timestamp();
-    let checked = schedule::run_if_due(store, &folders.data, now, || {
-        Identity::load_or_create_with(&folders.data, folders.keyring).map(Box::new)
-    })
-    .map_err(|e| e.to_string());
-    checked.map(|c| c.overdue).unwrap_or_else(|e| {
-        tracing::warn!("could not look at the backup schedule: {e}");
-        true
     })
 }

@@ -18,7 +18,6 @@ use carebook_sync::store::Store;
 use crate::context::{Context, Folders};
 use crate::nav::{self, Event};
 use crate::{dialogs, passphrase};
-pub use jobs::scheduled;
 use jobs::{export, import, load, verify};
 
 /// What the screen reads when it opens.
