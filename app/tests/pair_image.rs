@@ -8,7 +8,7 @@ mod common;
 use common::{carebook, eventually, Serve};
 use std::path::Path;
 
-use carebook_sync::qr;
+use carebook_sync::pairing::qr;
 use carebook_sync::store::CrrConnection;
 
 fn family_name(dir: &Path, id: &str) -> String {

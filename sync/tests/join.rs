@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carebook_sync::identity::{DeviceId, Identity, Keyring};
-use carebook_sync::join::{self, JoinError};
 use carebook_sync::net::node::{Node, NodeError};
 use carebook_sync::net::roster;
-use carebook_sync::pairing_link::PairingLink;
-use carebook_sync::qr;
+use carebook_sync::pairing::join::{self, JoinError};
+use carebook_sync::pairing::pairing_link::PairingLink;
+use carebook_sync::pairing::qr;
+use carebook_sync::pairing::scan::{self, CameraError, FrameSource};
 use carebook_sync::replica::ReplicaError;
-use carebook_sync::scan::{self, CameraError, FrameSource};
 use carebook_sync::store::{schema, Store};
 use image::{GrayImage, Luma};
 use tokio::net::TcpListener;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use carebook_sync::identity::DeviceId;
 use carebook_sync::net::node::{Node, NodeError};
 use carebook_sync::net::roster::{self, HeldBack, LongAway, Member, Request};
-use carebook_sync::pairing_link::PairingLink;
+use carebook_sync::pairing::pairing_link::PairingLink;
 use carebook_sync::replica::ReplicaError;
 use carebook_sync::store::Store;
 use iced::widget::{button, column, container, qr_code, row, scrollable, text, text_input};

@@ -1,7 +1,7 @@
 //! The webcam, through nokhwa (V4L2 on Linux, Media Foundation on Windows, AVFoundation on
 //! macOS): opening the computer's camera with a plain reason when it cannot be used (there is
 //! none, another program has it, or the system does not allow it), colour frames to show, and
-//! the same frames in grey for [`scan`](crate::scan) behind its [`FrameSource`].
+//! the same frames in grey for [`scan`](crate::pairing::scan) behind its [`FrameSource`].
 
 use image::{GrayImage, RgbaImage};
 use nokhwa::pixel_format::{RgbAFormat, RgbFormat};
@@ -10,7 +10,7 @@ use nokhwa::utils::{
     Resolution,
 };
 
-use crate::scan::{CameraError, FrameSource};
+use crate::pairing::scan::{CameraError, FrameSource};
 
 /// Why the camera cannot be used. The messages are for the person at the screen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -211,7 +211,7 @@ impl<C: Camera + ?Sized> Camera for Box<C> {
 mod tests {
     use super::*;
     use crate::identity::DeviceId;
-    use crate::pairing_link::PairingLink;
+    use crate::pairing::pairing_link::PairingLink;
     use std::sync::atomic::AtomicBool;
 
     #[test]
@@ -260,7 +260,7 @@ mod tests {
             &["127.0.0.1:7462".parse().unwrap()],
             "Front desk",
         );
-        let code = image::DynamicImage::ImageLuma8(crate::qr::render(&link, 4).unwrap());
+        let code = image::DynamicImage::ImageLuma8(crate::pairing::qr::render(&link, 4).unwrap());
         // The code printed in dark blue on cream: only its grey version is black and white.
         let tinted = RgbaImage::from_fn(code.width(), code.height(), |x, y| {
             let dark = code.as_luma8().unwrap().get_pixel(x, y).0[0] < 128;
@@ -273,7 +273,7 @@ mod tests {
         let blank = RgbaImage::from_pixel(100, 80, image::Rgba([90, 160, 90, 255]));
         let mut shown = Vec::new();
         let mut source = Shown::new(Pictures(vec![blank, tinted].into_iter()), |f| shown.push(f));
-        let found = crate::scan::scan(&mut source, &AtomicBool::new(false));
+        let found = crate::pairing::scan::scan(&mut source, &AtomicBool::new(false));
         assert_eq!(found, Ok(link));
         drop(source);
         assert_eq!(shown.len(), 2);

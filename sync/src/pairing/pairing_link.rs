@@ -4,14 +4,14 @@
 //! one scan is enough even where mDNS is blocked.
 //!
 //! The checksum catches a misread or edited link; it is not a signature. Trust comes only from
-//! the TLS handshake, which must present the link's ID (see [`crate::join`]).
+//! the TLS handshake, which must present the link's ID (see [`crate::pairing::join`]).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use sha2::{Digest, Sha256};
 
-use crate::base32;
 use crate::identity::{DeviceId, IdError};
+use crate::pairing::base32;
 
 /// The start of every pairing link.
 pub const PREFIX: &str = "carebook://pair?";
