@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use carebook_sync::net::roster::{self, Verdict};
+use carebook_sync::replica;
+use carebook_sync::store;
 use carebook_tests::{eventually, Online};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -119,8 +121,12 @@ async fn three_computers_pair_converge_and_refuse_strangers() {
         b.node.roster.verdict(&c.id()) == Verdict::Revoked
     })
     .await;
+    eventually("A and B ended their sessions with C", || {
+        a.node.sessions_with(&c.id()) == 0 && b.node.sessions_with(&c.id()) == 0
+    })
+    .await;
     a.write("p4", "Secret");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    eventually("A's new record reached B", || b.family("p4").is_some()).await;
     assert_eq!(
         c.family("p4"),
         None,
@@ -211,7 +217,20 @@ async fn old_deletions_are_forgotten_only_once_every_trusted_computer_has_them()
             .is_some_and(|s| s.state == "live" && s.lag == 0)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // B's acknowledgement of the deletion is recorded: only the absent laptop holds it back.
+    let deleted_at = store::db_version(&a.node.store.writer()).unwrap();
+    eventually("A recorded that B has the deletion", || {
+        let db = a.node.store.writer();
+        let site: Option<Vec<u8>> = db
+            .query_row(
+                "SELECT site_id FROM peer_status WHERE id = ?1",
+                [b.id().to_text()],
+                |r| r.get(0),
+            )
+            .unwrap_or(None);
+        site.is_some_and(|site| replica::acknowledged(&db, &site).unwrap() >= deleted_at)
+    })
+    .await;
     assert_eq!(
         a.node.compact().await.unwrap(),
         0,
