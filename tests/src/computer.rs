@@ -48,11 +48,6 @@ impl Computer {
         self.dir.path().join(name)
     }
 
-    /// Its database file.
-    pub fn db_path(&self) -> PathBuf {
-        self.path(DB_FILE)
-    }
-
     /// Its node, called `name` on the roster, listening on a free port of 127.0.0.1. It dials
     /// nobody until told to ([`Online::stay_connected`], [`Online::maintain`]).
     pub async fn online(self, name: &str) -> Online {

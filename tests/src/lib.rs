@@ -6,7 +6,7 @@ mod computer;
 mod wait;
 
 pub use computer::{Computer, Online};
-pub use wait::{eventually, eventually_blocking, PATIENCE};
+pub use wait::{eventually, eventually_blocking};
 
 use carebook_sync::store::CrrConnection;
 use rusqlite::types::Value;

@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 /// How long anything may take before a test gives up on it.
-pub const PATIENCE: Duration = Duration::from_secs(120);
+const PATIENCE: Duration = Duration::from_secs(120);
 
 /// Waits until `ok` holds, checking it every few milliseconds; panics naming `what` after
-/// [`PATIENCE`].
+/// two minutes.
 pub async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
