@@ -9,8 +9,8 @@ use std::path::Path;
 use anyhow::Context;
 use carebook_sync::clinic::profile;
 use carebook_sync::net::roster;
-use carebook_sync::pairing_link::PairingLink;
-use carebook_sync::{join, qr};
+use carebook_sync::pairing::pairing_link::PairingLink;
+use carebook_sync::pairing::{join, qr};
 
 use crate::cli::{self, Outcome};
 

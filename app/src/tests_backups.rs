@@ -279,8 +279,9 @@ fn joining_waits_on_the_computers_screen_until_the_clinic_s_records_arrive() {
     let node = carebook_sync::net::node::Node::new(identity, c.store.clone(), "Laptop").unwrap();
     c.w.app.node = Some(node);
     // No real camera in a test, whatever this machine has.
-    c.w.app.camera =
-        crate::screen::scan::OpenCamera::new(|| Err(carebook_sync::camera::WebcamError::NoCamera));
+    c.w.app.camera = crate::screen::scan::OpenCamera::new(|| {
+        Err(carebook_sync::pairing::camera::WebcamError::NoCamera)
+    });
     c.send(Message::FirstRun(FirstRun::Join));
     assert_eq!(c.w.app.route, Route::Peers);
     assert_eq!(c.w.app.setup, Some(Setup::Join));

@@ -6,14 +6,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use carebook_sync::camera::{Camera, WebcamError};
 use carebook_sync::clinic::{self, staff::Role};
 use carebook_sync::identity::{DeviceId, Identity, Keyring};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
-use carebook_sync::pairing_link::PairingLink;
-use carebook_sync::qr;
-use carebook_sync::scan::CameraError;
+use carebook_sync::pairing::camera::{Camera, WebcamError};
+use carebook_sync::pairing::pairing_link::PairingLink;
+use carebook_sync::pairing::qr;
+use carebook_sync::pairing::scan::CameraError;
 use carebook_sync::store::{schema, Store};
 use iced::futures::StreamExt;
 use iced_runtime::Action;
@@ -139,7 +139,7 @@ fn foreign(text: &str) -> GrayImage {
 }
 
 fn code(link: &PairingLink) -> GrayImage {
-    carebook_sync::qr::render(link, 5).unwrap()
+    carebook_sync::pairing::qr::render(link, 5).unwrap()
 }
 
 fn refusals(seen: &[Message]) -> Vec<String> {

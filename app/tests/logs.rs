@@ -63,7 +63,7 @@ fn serve_logs_to_the_data_folder_without_patient_names() {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = carebook(&front, &["accept", &joiner.id]);
     assert_eq!(code, 0, "{out}{err}");
-    eventually("the patient reached the back office", 60, || {
+    eventually("the patient reached the back office", || {
         patients(&back) == 1
     });
     host.interrupt();

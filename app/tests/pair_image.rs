@@ -8,7 +8,7 @@ mod common;
 use common::{carebook, eventually, Serve};
 use std::path::Path;
 
-use carebook_sync::qr;
+use carebook_sync::pairing::qr;
 use carebook_sync::store::CrrConnection;
 
 fn family_name(dir: &Path, id: &str) -> String {
@@ -90,7 +90,7 @@ fn a_computer_pairs_from_a_picture_of_the_code_alone_and_records_flow() {
         [],
     )
     .unwrap();
-    eventually("A's record on B", 30, || family_name(&db, "p1") == "Okafor");
+    eventually("A's record on B", || family_name(&db, "p1") == "Okafor");
     let (_, peers, _) = carebook(&db, &["peers"]);
     assert!(peers.contains(&a.id[..7]), "{peers}");
     drop((a, b));

@@ -84,7 +84,7 @@ fn serve_makes_the_scheduled_backup_with_the_remembered_passphrase() {
     assert!(!out.contains(PASSPHRASE) && !err.contains(PASSPHRASE));
 
     let serve = Serve::start(&dir, "Back office");
-    eventually("serve made and recorded the scheduled backup", 60, || {
+    eventually("serve made and recorded the scheduled backup", || {
         carebook(&dir, &["backup", "schedule"])
             .1
             .contains(".carebook-backup")

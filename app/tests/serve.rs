@@ -60,11 +60,11 @@ fn three_serve_processes_pair_converge_and_survive_kill_9() {
     pair(&c, &a);
 
     write(&dirs[0], "p1", "Okafor");
-    eventually("A's record on B and C", 30, || {
+    eventually("A's record on B and C", || {
         read(&dirs[1], "SELECT family_name FROM patients WHERE id = 'p1'").contains("Okafor")
             && read(&dirs[2], "SELECT family_name FROM patients WHERE id = 'p1'").contains("Okafor")
     });
-    eventually("A reports both peers live", 30, || {
+    eventually("A reports both peers live", || {
         let (_, peers, _) = carebook(&dirs[0], &["peers"]);
         peers.contains("Doctor") && peers.contains("Laptop") && peers.matches(" live ").count() == 2
     });
@@ -74,7 +74,7 @@ fn three_serve_processes_pair_converge_and_survive_kill_9() {
     write(&dirs[0], "p2", "Written while C was down");
     write(&dirs[2], "p3", "Written on C offline");
     let c = Serve::start(&dirs[2], "Laptop");
-    eventually("everyone holds everything", 30, || {
+    eventually("everyone holds everything", || {
         dirs.iter()
             .all(|d| read(d, "SELECT count(*) FROM patients").contains("Integer(3)"))
     });
@@ -111,7 +111,7 @@ fn a_node_killed_during_a_large_catch_up_converges_after_restart() {
         "killed in the middle of the catch-up ({partial} of 6000)"
     );
     let c = Serve::start(&dc, "New laptop");
-    eventually("C caught up after the restart", 120, || {
+    eventually("C caught up after the restart", || {
         read(&dc, "SELECT count(*) FROM history") == read(&da, "SELECT count(*) FROM history")
             && read(&dc, "SELECT count(*) FROM patients").contains("Integer(6000)")
     });

@@ -9,49 +9,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carebook_sync::clinic::demo;
-use carebook_sync::identity::Keyring;
-use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
-use carebook_sync::net::serve::{serve, Config, Running};
-use carebook_sync::store::{schema, CrrConnection, Store};
+use carebook_sync::store::CrrConnection;
+use carebook_tests::{Computer, Online};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-struct Machine {
-    _running: Running,
-    node: Arc<Node>,
-    addr: SocketAddr,
-    path: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-async fn machine(name: &str, fill: usize) -> Machine {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("carebook.db");
-    let store = Arc::new(Store::open(&path, schema::CLINIC).unwrap());
+/// A computer of `fill` demo patients, online and maintaining its connections.
+async fn machine(name: &str, fill: usize) -> Online {
+    let computer = Computer::new();
     if fill > 0 {
-        demo::fill(&store.writer(), fill, 3).unwrap();
+        demo::fill(&computer.store.writer(), fill, 3).unwrap();
     }
-    let running = serve(Config {
-        keyring: Keyring::Off,
-        name: Some(name.into()),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        discovery: None,
-        backups: false,
-        ..Config::new(dir.path().to_path_buf(), store)
-    })
-    .unwrap();
-    Machine {
-        node: running.node.clone(),
-        addr: running.addr,
-        _running: running,
-        path,
-        _dir: dir,
-    }
+    let online = computer.online(name).await;
+    online.maintain();
+    online
 }
 
 /// Trust both ways; `b` keeps a connection to `a` through `via`.
-async fn link(a: &Machine, b: &Machine, via: SocketAddr) {
+async fn link(a: &Online, b: &Online, via: SocketAddr) {
     roster::add(&a.node.store.writer(), &b.node.identity.id, "b", "").unwrap();
     roster::add(&b.node.store.writer(), &a.node.identity.id, "a", "").unwrap();
     a.node.refresh_roster().await.unwrap();
@@ -119,14 +95,14 @@ async fn main() {
         .unwrap_or(100_000);
     let a = machine("A", n).await;
     let b = machine("B", 0).await;
-    let changes = count(&a.path, "SELECT count(*) FROM crsql_changes");
-    let history = count(&a.path, "SELECT count(*) FROM history");
+    let changes = count(&a.db_path(), "SELECT count(*) FROM crsql_changes");
+    let history = count(&a.db_path(), "SELECT count(*) FROM history");
     let wire = Arc::new(AtomicU64::new(0));
     let relay = counting_relay(a.addr, wire.clone()).await;
     let t = Instant::now();
     link(&a, &b, relay).await;
     loop {
-        if count(&b.path, "SELECT count(*) FROM history") == history {
+        if count(&b.db_path(), "SELECT count(*) FROM history") == history {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -146,14 +122,14 @@ async fn main() {
     // Live: a third computer; single edits on A reach B and C.
     let c = machine("C", 0).await;
     link(&a, &c, a.addr).await;
-    while count(&c.path, "SELECT count(*) FROM history") != history {
+    while count(&c.db_path(), "SELECT count(*) FROM history") != history {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Through the store's writer, as the app writes: its commits are announced at once.
     let writer = &a.node.store;
     let (rb, rc) = (
-        CrrConnection::open(&b.path, true).unwrap(),
-        CrrConnection::open(&c.path, true).unwrap(),
+        CrrConnection::open(&b.db_path(), true).unwrap(),
+        CrrConnection::open(&c.db_path(), true).unwrap(),
     );
     let ids: Vec<String> = writer
         .writer()

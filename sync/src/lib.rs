@@ -3,16 +3,11 @@
 //! Never depends on iced.
 
 pub mod backup;
-mod base32;
-pub mod camera;
 pub mod clinic;
 pub mod identity;
-pub mod join;
 pub mod net;
-pub mod pairing_link;
+pub mod pairing;
 pub mod proto;
-pub mod qr;
 pub mod replica;
-pub mod scan;
 mod secret;
 pub mod store;

@@ -13,30 +13,27 @@ use carebook_sync::backup::{
     Passphrase, Standing,
 };
 use carebook_sync::clinic::{demo, profile};
-use carebook_sync::identity::{DeviceId, Identity, Keyring};
+use carebook_sync::identity::DeviceId;
 use carebook_sync::net::roster;
-use carebook_sync::store::{self, schema, Store};
+use carebook_sync::store::{self, schema};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 /// A family name that appears in no demo data, to look for in the file's bytes.
 const FAMILY: &str = "Wiśniewska-Zbąszyńska";
 
-struct Computer {
-    dir: tempfile::TempDir,
-    store: Store,
-    identity: Identity,
+/// A computer of the clinic, with what these tests do with it.
+struct Computer(carebook_tests::Computer);
+
+impl std::ops::Deref for Computer {
+    type Target = carebook_tests::Computer;
+    fn deref(&self) -> &carebook_tests::Computer {
+        &self.0
+    }
 }
 
 impl Computer {
     fn new() -> Computer {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap();
-        let identity = Identity::load_or_create_with(dir.path(), Keyring::Off).unwrap();
-        Computer {
-            dir,
-            store,
-            identity,
-        }
+        Computer(carebook_tests::Computer::new())
     }
 
     /// A computer of a clinic called `clinic` with some records.
@@ -52,10 +49,6 @@ impl Computer {
         .unwrap();
         drop(db);
         c
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
     }
 
     fn export(&self, name: &str) -> (PathBuf, Manifest) {
@@ -424,17 +417,8 @@ fn a_backup_from_another_clinic_is_refused() {
 
 /// What pairing does to two databases: every change goes both ways.
 fn replicate(a: &Computer, b: &Computer) {
-    for (from, to) in [(a, b), (b, a)] {
-        let batch: Vec<u8> = from
-            .store
-            .writer()
-            .query_row("SELECT crsql_export_changes(0)", [], |r| r.get(0))
-            .unwrap();
-        to.store
-            .writer()
-            .query_row("SELECT crsql_merge_changes(?1)", [batch], |_| Ok(()))
-            .unwrap();
-    }
+    carebook_tests::exchange(&a.store.writer(), &b.store.writer());
+    carebook_tests::exchange(&b.store.writer(), &a.store.writer());
 }
 
 #[test]
@@ -468,15 +452,40 @@ fn header_len(bytes: &[u8]) -> usize {
     at + bytes[at + 1..].iter().position(|b| *b == b'\n').unwrap() + 2
 }
 
-#[test]
-fn a_changed_byte_anywhere_is_refused_and_changes_nothing() {
+/// A clinic's backup read into memory (`header`: where age's header ends in it), to spoil
+/// copies of, and a fresh computer `b` to offer them to, with its state before any.
+struct Spoilt {
+    a: Computer,
+    bytes: Vec<u8>,
+    header: usize,
+    b: Computer,
+    before: (i64, Vec<String>),
+}
+
+fn spoilt() -> Spoilt {
     let a = Computer::with_records("Harbour");
     let (file, _) = a.export("a.backup");
     let bytes = std::fs::read(&file).unwrap();
-    let header = header_len(&bytes);
     let b = Computer::new();
-    let before = state(&b);
-    let bad = b.dir.path().join("bad.backup");
+    Spoilt {
+        header: header_len(&bytes),
+        before: state(&b),
+        a,
+        bytes,
+        b,
+    }
+}
+
+#[test]
+fn a_changed_byte_anywhere_is_refused_and_changes_nothing() {
+    let Spoilt {
+        a,
+        bytes,
+        header,
+        b,
+        before,
+    } = spoilt();
+    let bad = b.path("bad.backup");
     let positions = [
         0,
         25,
@@ -513,13 +522,14 @@ fn a_changed_byte_anywhere_is_refused_and_changes_nothing() {
 
 #[test]
 fn a_truncated_file_is_refused_and_changes_nothing() {
-    let a = Computer::with_records("Harbour");
-    let (file, _) = a.export("a.backup");
-    let bytes = std::fs::read(&file).unwrap();
-    let header = header_len(&bytes);
-    let b = Computer::new();
-    let before = state(&b);
-    let cut = b.dir.path().join("cut.backup");
+    let Spoilt {
+        a,
+        bytes,
+        header,
+        b,
+        before,
+    } = spoilt();
+    let cut = b.path("cut.backup");
     // The payload is sealed in 64 KiB chunks (plus a 16-byte tag each) after a 16-byte nonce.
     let chunk_end = header + 16 + 65_536 + 16;
     assert!(

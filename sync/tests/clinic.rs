@@ -343,15 +343,7 @@ fn records_from_another_computer_merge_past_local_locks_with_their_history() {
         (p, v)
     };
     let exchange = |from: &Desk, to: &Desk| {
-        let batch: Vec<u8> = from
-            .store
-            .writer()
-            .query_row("SELECT crsql_export_changes(0)", [], |r| r.get(0))
-            .unwrap();
-        to.store
-            .writer()
-            .query_row("SELECT crsql_merge_changes(?1)", [batch], |_| Ok(()))
-            .unwrap();
+        carebook_tests::exchange(&from.store.writer(), &to.store.writer());
     };
     exchange(&a, &b);
     // B edits the draft while A, offline, finalises it.

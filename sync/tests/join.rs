@@ -7,46 +7,22 @@
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use carebook_sync::identity::{DeviceId, Keyring};
-use carebook_sync::join::{self, JoinError};
-use carebook_sync::net::node::{Node, NodeError};
+use carebook_sync::identity::DeviceId;
+use carebook_sync::net::node::NodeError;
 use carebook_sync::net::roster;
-use carebook_sync::net::serve::{serve, Config, Running};
-use carebook_sync::pairing_link::PairingLink;
-use carebook_sync::qr;
+use carebook_sync::pairing::join::{self, JoinError};
+use carebook_sync::pairing::pairing_link::PairingLink;
+use carebook_sync::pairing::qr;
+use carebook_sync::pairing::scan::{self, CameraError, FrameSource};
 use carebook_sync::replica::ReplicaError;
-use carebook_sync::scan::{self, CameraError, FrameSource};
-use carebook_sync::store::{schema, Store};
+use carebook_tests::{eventually, Computer, Online};
 use image::{GrayImage, Luma};
 use tokio::net::TcpListener;
 
-struct Machine {
-    _running: Running,
-    node: Arc<Node>,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-async fn machine(name: &str) -> Machine {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap());
-    let running = serve(Config {
-        keyring: Keyring::Off,
-        name: Some(name.into()),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        discovery: None,
-        backups: false,
-        ..Config::new(dir.path().to_path_buf(), store)
-    })
-    .unwrap();
-    Machine {
-        node: running.node.clone(),
-        addr: running.addr,
-        _running: running,
-        _dir: dir,
-    }
+/// A fresh computer listening, dialling nobody by itself.
+async fn online(name: &str) -> Online {
+    Computer::new().online(name).await
 }
 
 /// An address where nothing listens.
@@ -68,27 +44,9 @@ impl FrameSource for Frames {
     }
 }
 
-fn trusts(node: &Node, id: &DeviceId) -> bool {
-    roster::members(&node.store.writer())
-        .unwrap()
-        .iter()
-        .any(|m| m.id == *id && !m.revoked)
-}
-
-async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scanned_code_hands_over_to_pairing_and_records_flow() {
-    let (a, b) = (machine("Front desk").await, machine("Doctor").await);
+    let (a, b) = (online("Front desk").await, online("Doctor").await);
     let shown = PairingLink::new(a.node.identity.id, &[nobody().await, a.addr], "Front desk");
     let foreign = {
         let other = PairingLink::new(DeviceId([7; 32]), &[a.addr], "x");
@@ -126,10 +84,7 @@ async fn a_scanned_code_hands_over_to_pairing_and_records_flow() {
     // The first address is dead; the second answers with the right certificate.
     let address = join::reach(&b.node.identity, &link).await.unwrap();
     assert_eq!(address, a.addr);
-    assert!(
-        !trusts(&b.node, &link.id),
-        "reaching trusts nothing by itself"
-    );
+    assert!(!b.trusts(&link.id), "reaching trusts nothing by itself");
 
     // The hand-over: what `carebook pair ADDRESS --id ID` does with the address and ID.
     roster::add(
@@ -152,6 +107,7 @@ async fn a_scanned_code_hands_over_to_pairing_and_records_flow() {
         .any(|r| r.id == b_id));
     assert!(roster::accept(&a.node.store.writer(), &b_id).unwrap());
     a.node.refresh_roster().await.unwrap();
+    b.maintain();
 
     a.node
         .store
@@ -176,7 +132,7 @@ async fn a_scanned_code_hands_over_to_pairing_and_records_flow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_with_another_computers_id_is_refused_and_nothing_is_trusted() {
-    let (a, b) = (machine("Front desk").await, machine("Doctor").await);
+    let (a, b) = (online("Front desk").await, online("Doctor").await);
     let c = DeviceId::of_certificate(b"a computer that is not at that address");
     let lying = PairingLink::new(c, &[a.addr], "Front desk");
     let refused = join::reach(&b.node.identity, &lying).await.unwrap_err();
@@ -185,7 +141,7 @@ async fn a_link_with_another_computers_id_is_refused_and_nothing_is_trusted() {
         "{refused}"
     );
     assert!(refused.to_string().contains("nothing was trusted"));
-    assert!(!trusts(&b.node, &c));
+    assert!(!b.trusts(&c));
     assert!(
         roster::requests(&a.node.store.writer()).unwrap().is_empty(),
         "the probe asked nothing of A"

@@ -4,8 +4,8 @@
 //! reason. The picture transforms are small helpers here, not a dependency.
 
 use carebook_sync::identity::DeviceId;
-use carebook_sync::pairing_link::{Foreign, LinkError, PairingLink};
-use carebook_sync::qr::{self, QrError};
+use carebook_sync::pairing::pairing_link::{Foreign, LinkError, PairingLink};
+use carebook_sync::pairing::qr::{self, QrError};
 use image::{GrayImage, Luma};
 
 fn link() -> PairingLink {

@@ -3,13 +3,13 @@
 //! untouched.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use carebook_sync::clinic::patients::{self, PatientFields};
 use carebook_sync::clinic::{demo, staff, Actor};
 use carebook_sync::proto::{self, Msg, ProtoError};
 use carebook_sync::replica::{self, ReplicaError};
 use carebook_sync::store::{schema, Store};
+use carebook_tests::eventually;
 use tokio::io::AsyncWriteExt;
 
 fn store(dir: &tempfile::TempDir, name: &str) -> Arc<Store> {
@@ -31,16 +31,6 @@ fn rows(s: &Store) -> Vec<(String, String, String)> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
-}
-
-async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
-    for _ in 0..400 {
-        if ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

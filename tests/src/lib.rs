@@ -1,5 +1,12 @@
-//! Helpers shared by Carebook's end-to-end tests: databases with the CRR engine loaded, change
-//! exchange between them, and canonical dumps of rows and changes to compare replicas.
+//! Helpers shared by Carebook's tests: databases with the CRR engine loaded, change exchange
+//! between them, canonical dumps of rows and changes to compare replicas, a computer of the
+//! clinic (with its node, once online) and waiting for something to become true.
+
+mod computer;
+mod wait;
+
+pub use computer::{Computer, Online};
+pub use wait::{eventually, eventually_blocking};
 
 use carebook_sync::store::CrrConnection;
 use rusqlite::types::Value;
@@ -141,6 +148,12 @@ pub fn export(db: &Connection, since: i64) -> Vec<u8> {
 pub fn merge_batch(db: &Connection, batch: &[u8]) -> i64 {
     db.query_row("SELECT crsql_merge_changes(?1)", [batch], |r| r.get(0))
         .expect("crsql_merge_changes")
+}
+
+/// Sends every change of `from` to `to` as one changeset, as pairing two databases does
+/// (run it both ways for both to hold everything).
+pub fn exchange(from: &Connection, to: &Connection) {
+    merge_batch(to, &export(from, 0));
 }
 
 /// An in-memory database with the real cr-sqlite 0.16.3 loaded, when `CAREBOOK_REF_CRSQLITE`

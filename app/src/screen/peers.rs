@@ -10,7 +10,7 @@ use carebook_sync::identity::DeviceId;
 use carebook_sync::net::members::{self, Acceptance, Pairing, Removal};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::{self, HeldBack, LongAway, Member, Request};
-use carebook_sync::pairing_link::PairingLink;
+use carebook_sync::pairing::pairing_link::PairingLink;
 use carebook_sync::store::CrrConnection;
 use iced::widget::{button, column, container, qr_code, row, scrollable, text, text_input};
 use iced::{Center, Element, Fill, Font, Task};

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use carebook_sync::camera::{Camera, Shown, Webcam, WebcamError};
 use carebook_sync::identity::DeviceId;
 use carebook_sync::net::node::Node;
-use carebook_sync::pairing_link::PairingLink;
-use carebook_sync::scan::{self, ScanError};
-use carebook_sync::{join, qr};
+use carebook_sync::pairing::camera::{Camera, Shown, Webcam, WebcamError};
+use carebook_sync::pairing::pairing_link::PairingLink;
+use carebook_sync::pairing::scan::{self, ScanError};
+use carebook_sync::pairing::{join, qr};
 use iced::futures::channel::mpsc;
 use iced::futures::{executor, SinkExt};
 use iced::widget::{button, center, column, container, image, row, stack, text, text_input};

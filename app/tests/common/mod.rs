@@ -1,11 +1,13 @@
 //! What the process-level tests share: starting `carebook serve` on 127.0.0.1 (no discovery),
-//! running a command on a data folder, and waiting for something to become true.
+//! running a command on a data folder, and waiting for something to become true (the tests
+//! crate's, as every test waits).
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
+pub use carebook_tests::eventually_blocking as eventually;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_carebook");
 
@@ -92,15 +94,4 @@ pub fn carebook(dir: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-pub fn eventually(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for: {what}");
 }

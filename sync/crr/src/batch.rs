@@ -12,6 +12,7 @@
 
 use crate::ffi::{Error, Result};
 use crate::value::{Value, ValueRef};
+use crate::varint;
 
 pub const VERSION: u8 = 1;
 
@@ -29,17 +30,8 @@ pub struct OwnedChange {
     pub seq: i64,
 }
 
-fn put_varint(out: &mut Vec<u8>, v: u64) {
-    let mut v = v;
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_varint(out, b.len() as u64);
+    varint::put(out, b.len() as u64);
     out.extend_from_slice(b);
 }
 
@@ -56,9 +48,9 @@ pub struct Encoder {
 
 fn dict_ref(out: &mut Vec<u8>, dict: &mut Vec<Vec<u8>>, item: &[u8], fixed: bool) {
     match dict.iter().position(|d| d == item) {
-        Some(i) => put_varint(out, i as u64),
+        Some(i) => varint::put(out, i as u64),
         None => {
-            put_varint(out, dict.len() as u64);
+            varint::put(out, dict.len() as u64);
             if fixed {
                 out.extend_from_slice(item);
             } else {
@@ -96,7 +88,7 @@ impl Encoder {
             ValueRef::Null => self.out.push(0),
             ValueRef::Int(i) => {
                 self.out.push(1);
-                put_varint(&mut self.out, ((i << 1) ^ (i >> 63)) as u64);
+                varint::put(&mut self.out, ((i << 1) ^ (i >> 63)) as u64);
             }
             ValueRef::Real(f) => {
                 self.out.push(2);
@@ -112,14 +104,14 @@ impl Encoder {
             }
         }
         for n in [col_version, db_version, cl, seq] {
-            put_varint(&mut self.out, n as u64);
+            varint::put(&mut self.out, n as u64);
         }
         self.count += 1;
     }
 
     pub fn finish(self) -> Vec<u8> {
         let mut out = vec![VERSION];
-        put_varint(&mut out, self.count);
+        varint::put(&mut out, self.count);
         out.extend_from_slice(&self.out);
         out
     }
@@ -171,15 +163,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn varint(&mut self) -> Result<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.take(1)?[0];
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(bad("varint too long"))
+        varint::get(&mut self.buf).map_err(|e| bad(e.what()))
     }
 
     fn bytes(&mut self) -> Result<&'a [u8]> {

@@ -9,6 +9,7 @@
 //! columns takes 17 bytes; cr-sqlite spends a whole clock row on each column.
 
 use crate::ffi::{Error, Result};
+use crate::varint;
 
 pub const SENTINEL: u32 = 0;
 
@@ -46,34 +47,6 @@ const PREDICT_START: Entry = Entry {
     seq: -1,
 };
 
-fn put_varint(out: &mut Vec<u8>, v: i64) {
-    let mut v = v as u64;
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn get_varint(buf: &mut &[u8]) -> Result<i64> {
-    let mut v: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = buf
-            .split_first()
-            .ok_or_else(|| Error::new("corrupt clock record: truncated"))?;
-        *buf = rest;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(v as i64);
-        }
-    }
-    Err(Error::new("corrupt clock record: varint too long"))
-}
-
 impl RowClock {
     pub fn decode(cl: i64, mut blob: &[u8]) -> Result<RowClock> {
         let mut entries = Vec::with_capacity(blob.len() / 2);
@@ -87,7 +60,9 @@ impl RowClock {
                 if flags & bit != 0 {
                     Ok(predicted)
                 } else {
-                    get_varint(&mut blob)
+                    varint::get(&mut blob)
+                        .map(|v| v as i64)
+                        .map_err(|e| Error::new(format!("corrupt clock record: {}", e.what())))
                 }
             };
             let e = Entry {
@@ -121,7 +96,7 @@ impl RowClock {
             out.push(checks.iter().filter(|c| c.1).fold(0, |f, c| f | c.0));
             for (_, same, v) in checks {
                 if !same {
-                    put_varint(&mut out, v);
+                    varint::put(&mut out, v as u64);
                 }
             }
             prev = *e;

@@ -15,6 +15,7 @@ mod pack;
 mod state;
 mod table;
 mod value;
+mod varint;
 
 use std::ffi::{c_char, c_uint, c_void};
 use std::rc::Rc;

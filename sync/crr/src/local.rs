@@ -1,6 +1,7 @@
 //! Local writes: the functions the insert, update and delete triggers call. Each one stamps
 //! the columns it touched with this site, the transaction's db_version and the next seq.
 
+use std::cell::RefMut;
 use std::rc::Rc;
 
 use crate::clocks::{Entry, RowClock, SENTINEL};
@@ -112,50 +113,54 @@ fn record_delete(inner: &mut Inner, db: Db, t: &Table, pk: &[u8]) -> Result<()> 
     t.write_clock(db, pk, &clock, stored)
 }
 
-pub fn insert(conn: &Conn, args: &[*mut sqlite3_value]) -> Result<()> {
-    if conn.sync_bit.get() {
-        return Ok(());
-    }
-    let mut inner = conn.inner()?;
-    crate::merge::flush(conn, &mut inner)?;
-    let t = table_for(&mut inner, conn.db, args, |t| 1 + t.pks.len())?;
-    let pk = pack(args[1..].iter().map(|v| unsafe { ValueRef::from_raw(*v) }));
-    record_insert(&mut inner, conn.db, &t, &pk)
+/// The packed key of trigger arguments.
+fn pk_of(args: &[*mut sqlite3_value]) -> Vec<u8> {
+    pack((0..args.len()).map(|i| arg(args, i)))
 }
 
-pub fn delete(conn: &Conn, args: &[*mut sqlite3_value]) -> Result<()> {
+/// What every trigger function does first: nothing at all while changes are being merged
+/// (`None`); otherwise the pending merge is flushed and the table of the call is looked up,
+/// its arguments counted with `expected`.
+fn begin<'c>(
+    conn: &'c Conn,
+    args: &[*mut sqlite3_value],
+    expected: impl Fn(&Table) -> usize,
+) -> Result<Option<(RefMut<'c, Inner>, Rc<Table>)>> {
     if conn.sync_bit.get() {
-        return Ok(());
+        return Ok(None);
     }
     let mut inner = conn.inner()?;
     crate::merge::flush(conn, &mut inner)?;
-    let t = table_for(&mut inner, conn.db, args, |t| 1 + t.pks.len())?;
-    let pk = pack(args[1..].iter().map(|v| unsafe { ValueRef::from_raw(*v) }));
-    record_delete(&mut inner, conn.db, &t, &pk)
+    let t = table_for(&mut inner, conn.db, args, expected)?;
+    Ok(Some((inner, t)))
+}
+
+/// Arguments: table, then the row's keys.
+pub fn insert(conn: &Conn, args: &[*mut sqlite3_value]) -> Result<()> {
+    let Some((mut inner, t)) = begin(conn, args, |t| 1 + t.pks.len())? else {
+        return Ok(());
+    };
+    record_insert(&mut inner, conn.db, &t, &pk_of(&args[1..]))
+}
+
+/// Arguments: table, then the row's keys.
+pub fn delete(conn: &Conn, args: &[*mut sqlite3_value]) -> Result<()> {
+    let Some((mut inner, t)) = begin(conn, args, |t| 1 + t.pks.len())? else {
+        return Ok(());
+    };
+    record_delete(&mut inner, conn.db, &t, &pk_of(&args[1..]))
 }
 
 /// Arguments: table, OLD keys, NEW keys, then OLD and NEW of each column in turn.
 pub fn update(conn: &Conn, args: &[*mut sqlite3_value]) -> Result<()> {
-    if conn.sync_bit.get() {
+    let Some((mut inner, t)) = begin(conn, args, |t| 1 + 2 * t.pks.len() + 2 * t.cols.len())?
+    else {
         return Ok(());
-    }
+    };
     let db = conn.db;
-    let mut inner = conn.inner()?;
-    crate::merge::flush(conn, &mut inner)?;
-    let t = table_for(&mut inner, db, args, |t| {
-        1 + 2 * t.pks.len() + 2 * t.cols.len()
-    })?;
     let n = t.pks.len();
-    let old_pk = pack(
-        args[1..1 + n]
-            .iter()
-            .map(|v| unsafe { ValueRef::from_raw(*v) }),
-    );
-    let new_pk = pack(
-        args[1 + n..1 + 2 * n]
-            .iter()
-            .map(|v| unsafe { ValueRef::from_raw(*v) }),
-    );
+    let old_pk = pk_of(&args[1..1 + n]);
+    let new_pk = pk_of(&args[1 + n..1 + 2 * n]);
     if old_pk != new_pk {
         // A key change is the delete of the old row and the insert of a new one.
         record_delete(&mut inner, db, &t, &old_pk)?;

@@ -252,6 +252,21 @@ fn entry(inner: &mut Inner, db: Db, slot: u32, ch: &Change) -> Result<Entry> {
     })
 }
 
+/// Sets the row's sentinel from a change: its causal length is the sentinel's col_version.
+fn stamp_sentinel(inner: &mut Inner, db: Db, row: &mut RowCache, ch: &Change) -> Result<()> {
+    let e = entry(
+        inner,
+        db,
+        SENTINEL,
+        &Change {
+            col_version: ch.cl,
+            ..*ch
+        },
+    )?;
+    row.clock.set(e);
+    Ok(())
+}
+
 fn apply(
     inner: &mut Inner,
     db: Db,
@@ -295,30 +310,12 @@ fn apply(
         row.has_clock = true;
         row.dirty = true;
         if even || col.is_none() {
-            let e = entry(
-                inner,
-                db,
-                SENTINEL,
-                &Change {
-                    col_version: ch.cl,
-                    ..*ch
-                },
-            )?;
-            row.clock.set(e);
+            stamp_sentinel(inner, db, row, ch)?;
             return Ok(());
         }
     } else if col.is_none() {
         if row.clock.get(SENTINEL).is_none() {
-            let e = entry(
-                inner,
-                db,
-                SENTINEL,
-                &Change {
-                    col_version: ch.cl,
-                    ..*ch
-                },
-            )?;
-            row.clock.set(e);
+            stamp_sentinel(inner, db, row, ch)?;
             row.dirty = true;
         }
         return Ok(());

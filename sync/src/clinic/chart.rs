@@ -4,7 +4,7 @@
 
 use rusqlite::Connection;
 
-use crate::base32::{check_symbol, symbol};
+use crate::pairing::base32::{check_symbol, symbol};
 
 /// This computer's prefix: 20 bits of its site id in base 32.
 pub fn device_prefix(site_id: &[u8]) -> String {
@@ -63,7 +63,7 @@ mod tests {
         assert!(is_valid(&n.to_lowercase()));
         // Every single-symbol change is caught.
         for (i, c) in n.char_indices().filter(|(_, c)| *c != '-') {
-            for a in crate::base32::ALPHABET
+            for a in crate::pairing::base32::ALPHABET
                 .iter()
                 .map(|a| *a as char)
                 .filter(|a| *a != c)

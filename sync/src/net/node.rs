@@ -490,11 +490,15 @@ impl Node {
     }
 }
 
-/// A random duration up to `max` (so that many computers do not redial in step).
+/// A random duration up to `max` (so that many computers do not redial in step), drawn from
+/// the system's random source; none at all in the unheard-of case that it fails.
 fn jitter(max: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    max.mul_f64(f64::from(nanos % 1000) / 1000.0)
+    let rng = ring::rand::SystemRandom::new();
+    match ring::rand::generate::<[u8; 8]>(&rng) {
+        // The top 53 bits as a fraction in [0, 1): every value an f64 holds exactly.
+        Ok(bytes) => {
+            max.mul_f64((u64::from_be_bytes(bytes.expose()) >> 11) as f64 / (1u64 << 53) as f64)
+        }
+        Err(_) => Duration::ZERO,
+    }
 }

@@ -15,6 +15,31 @@ macro_rules! patient_terms {
     };
 }
 
+/// A trigger that refuses a local write (`crsql_internal_sync_bit() = 0`, and the condition
+/// after `when`, if any) with a message; `head` is the trigger's name and event.
+macro_rules! refuse_local {
+    ($head:literal, $message:literal) => {
+        concat!(
+            "CREATE TRIGGER ",
+            $head,
+            "\n    WHEN crsql_internal_sync_bit() = 0\n    BEGIN SELECT RAISE(ABORT, '",
+            $message,
+            "'); END;"
+        )
+    };
+    ($head:literal, when $condition:literal, $message:literal) => {
+        concat!(
+            "CREATE TRIGGER ",
+            $head,
+            "\n    WHEN ",
+            $condition,
+            " AND crsql_internal_sync_bit() = 0\n    BEGIN SELECT RAISE(ABORT, '",
+            $message,
+            "'); END;"
+        )
+    };
+}
+
 const V1: &str = concat!("
 CREATE TABLE staff (
     id TEXT PRIMARY KEY NOT NULL,
@@ -107,26 +132,12 @@ CREATE TABLE history (
 );
 CREATE INDEX history_patient ON history(patient_id, at);
 
-CREATE TRIGGER history_is_append_only BEFORE UPDATE ON history
-    WHEN crsql_internal_sync_bit() = 0
-    BEGIN SELECT RAISE(ABORT, 'history cannot be changed'); END;
-CREATE TRIGGER history_is_kept BEFORE DELETE ON history
-    WHEN crsql_internal_sync_bit() = 0
-    BEGIN SELECT RAISE(ABORT, 'history cannot be deleted'); END;
-CREATE TRIGGER amendments_are_append_only BEFORE UPDATE ON amendments
-    WHEN crsql_internal_sync_bit() = 0
-    BEGIN SELECT RAISE(ABORT, 'an amendment cannot be changed; add another'); END;
-CREATE TRIGGER amendments_are_kept BEFORE DELETE ON amendments
-    WHEN crsql_internal_sync_bit() = 0
-    BEGIN SELECT RAISE(ABORT, 'amendments cannot be deleted'); END;
-CREATE TRIGGER visits_are_kept BEFORE DELETE ON visits
-    WHEN crsql_internal_sync_bit() = 0
-    BEGIN SELECT RAISE(ABORT, 'visits are never deleted'); END;
-CREATE TRIGGER finalised_visits_are_locked
-    BEFORE UPDATE OF clinician_id, visit_date, complaint, findings, diagnosis, plan,
-        prescriptions, finalized_at, finalized_by ON visits
-    WHEN OLD.finalized_at != 0 AND crsql_internal_sync_bit() = 0
-    BEGIN SELECT RAISE(ABORT, 'this visit note is finalised; add an amendment instead'); END;
+", refuse_local!("history_is_append_only BEFORE UPDATE ON history", "history cannot be changed"), "
+", refuse_local!("history_is_kept BEFORE DELETE ON history", "history cannot be deleted"), "
+", refuse_local!("amendments_are_append_only BEFORE UPDATE ON amendments", "an amendment cannot be changed; add another"), "
+", refuse_local!("amendments_are_kept BEFORE DELETE ON amendments", "amendments cannot be deleted"), "
+", refuse_local!("visits_are_kept BEFORE DELETE ON visits", "visits are never deleted"), "
+", refuse_local!("finalised_visits_are_locked\n    BEFORE UPDATE OF clinician_id, visit_date, complaint, findings, diagnosis, plan,\n        prescriptions, finalized_at, finalized_by ON visits", when "OLD.finalized_at != 0", "this visit note is finalised; add an amendment instead"), "
 
 -- The search index: word prefixes of names, chart number, date of birth and phone digits
 -- (diacritics folded), and trigrams of the same text for search inside words. Plain SQL, so
@@ -150,7 +161,8 @@ END;
 ");
 
 /// The clinic's devices (see `net::roster`): replicated, so trust spreads and removals too.
-const V2: &str = "
+const V2: &str = concat!(
+    "
 CREATE TABLE devices (
     id TEXT PRIMARY KEY NOT NULL,
     name TEXT NOT NULL DEFAULT '',
@@ -177,10 +189,11 @@ CREATE TABLE peer_status (
     lag INTEGER NOT NULL DEFAULT 0,
     site_id BLOB
 );
-CREATE TRIGGER removed_devices_stay_removed BEFORE UPDATE OF revoked_at ON devices
-    WHEN OLD.revoked_at != 0 AND NEW.revoked_at = 0 AND crsql_internal_sync_bit() = 0
-    BEGIN SELECT RAISE(ABORT, 'a removed device cannot be re-admitted; pair it again as a new device'); END;
-";
+",
+    refuse_local!("removed_devices_stay_removed BEFORE UPDATE OF revoked_at ON devices", when "OLD.revoked_at != 0 AND NEW.revoked_at = 0", "a removed device cannot be re-admitted; pair it again as a new device"),
+    "
+"
+);
 
 /// The clinic's identity (see `clinic::profile`): replicated, so every computer of a clinic
 /// knows it and a backup can tell whether it belongs here. One row per identity the clinic has

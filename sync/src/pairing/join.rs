@@ -13,7 +13,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::identity::Identity;
 use crate::net::tls;
-use crate::pairing_link::PairingLink;
+use crate::pairing::pairing_link::PairingLink;
 
 /// How long one address may take to connect and finish the handshake.
 const PER_ADDRESS: Duration = Duration::from_secs(5);

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use image::GrayImage;
 
-use crate::pairing_link::{LinkError, PairingLink};
-use crate::qr::{self, QrError};
+use crate::pairing::pairing_link::{LinkError, PairingLink};
+use crate::pairing::qr::{self, QrError};
 
 /// Where frames come from.
 pub trait FrameSource {
@@ -78,7 +78,7 @@ pub fn scan_telling(
 mod tests {
     use super::*;
     use crate::identity::DeviceId;
-    use crate::pairing_link::Foreign;
+    use crate::pairing::pairing_link::Foreign;
 
     /// Frames from a list; counts how many were taken.
     struct Frames {

@@ -8,7 +8,7 @@ use std::path::Path;
 use image::GrayImage;
 use qrcode::{Color, EcLevel, QrCode};
 
-use crate::pairing_link::{Foreign, LinkError, PairingLink};
+use crate::pairing::pairing_link::{Foreign, LinkError, PairingLink};
 
 /// The light border around a code, in modules (the QR standard asks for 4).
 const QUIET_ZONE: u32 = 4;

@@ -4,14 +4,15 @@
 //! one scan is enough even where mDNS is blocked.
 //!
 //! The checksum catches a misread or edited link; it is not a signature. Trust comes only from
-//! the TLS handshake, which must present the link's ID (see [`crate::join`]).
+//! the TLS handshake, which must present the link's ID (see [`crate::pairing::join`]).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
-use crate::base32;
 use crate::identity::{DeviceId, IdError};
+use crate::pairing::base32;
 
 /// The start of every pairing link.
 pub const PREFIX: &str = "carebook://pair?";
@@ -68,42 +69,34 @@ pub enum LinkError {
     BadAddress,
 }
 
-/// Characters kept as they are; everything else is percent-encoded.
-fn plain(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':')
-}
+/// Bytes written as they are; every other byte is percent-encoded.
+const PLAIN: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':');
 
 fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if plain(b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, PLAIN).to_string()
 }
 
+/// A field's text. Unlike the decoder, which passes a broken escape through as it is, a `%`
+/// not followed by two hexadecimal digits is refused, and so are bytes that are not UTF-8.
 fn decode(text: &str) -> Result<String, LinkError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or(LinkError::Damaged("a broken %-escape"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let broken = text.split('%').skip(1).any(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_none_or(|hex| !hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if broken {
+        return Err(LinkError::Damaged("a broken %-escape"));
     }
-    String::from_utf8(out).map_err(|_| LinkError::Damaged("text that is not UTF-8"))
+    percent_decode_str(text)
+        .decode_utf8()
+        .map(|t| t.into_owned())
+        .map_err(|_| LinkError::Damaged("text that is not UTF-8"))
 }
 
 /// The checksum over the fields as they read after %-decoding.
@@ -437,6 +430,35 @@ mod tests {
         );
         let long = format!("{uri}&pad={}", "x".repeat(MAX_LINK_CHARS));
         assert_eq!(PairingLink::parse(&long), Err(LinkError::TooLong));
+    }
+
+    #[test]
+    fn malformed_escapes_and_non_utf8_text_are_refused() {
+        let uri = link().to_uri();
+        let start = uri.find("&name=").unwrap() + "&name=".len();
+        let end = start + uri[start..].find('&').unwrap();
+        let with_name = |raw: &str| format!("{}{raw}{}", &uri[..start], &uri[end..]);
+        assert_eq!(PairingLink::parse(&with_name(&uri[start..end])), Ok(link()));
+        for raw in ["R%zzception", "R%4", "R%", "%%41", "R%C3%A", "%4G", "100%"] {
+            let refused = PairingLink::parse(&with_name(raw)).unwrap_err();
+            assert_eq!(refused, LinkError::Damaged("a broken %-escape"), "{raw}");
+            assert_eq!(
+                refused.to_string(),
+                "this pairing code is damaged or was changed (a broken %-escape); scan it again or type the ID"
+            );
+        }
+        // Latin-1 "é", a lone continuation byte, a cut-off sequence: well-formed escapes of
+        // bytes that are not UTF-8.
+        for raw in ["R%E9ception", "%80", "R%C3", "%FF%FE"] {
+            assert_eq!(
+                PairingLink::parse(&with_name(raw)),
+                Err(LinkError::Damaged("text that is not UTF-8")),
+                "{raw}"
+            );
+        }
+        // The escapes themselves are read in either case.
+        assert_eq!(decode("caf%c3%a9%2C%2c").unwrap(), "café,,");
+        assert_eq!(decode("").unwrap(), "");
     }
 
     #[test]
