@@ -34,8 +34,13 @@ fn rows(s: &Store) -> Vec<(String, String, String)> {
         .unwrap()
 }
 
-async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
-    for _ in 0..400 {
+async fn eventually(what: &str, ok: impl FnMut() -> bool) {
+    eventually_within(what, 400, ok).await;
+}
+
+/// Waits for `ok`, checking every 25 ms up to `tries` times.
+async fn eventually_within(what: &str, tries: u32, mut ok: impl FnMut() -> bool) {
+    for _ in 0..tries {
         if ok() {
             return;
         }
@@ -196,4 +201,213 @@ async fn an_acknowledgement_for_nothing_sent_is_refused() {
     tx.send(Msg::Ack { upto: 12345 }).await.unwrap();
     let err = session.await.unwrap().unwrap_err();
     assert!(matches!(err, ReplicaError::OutOfTurn(_)), "{err}");
+}
+
+/// The replica-independent part of a store's changes, sorted.
+fn change_set(s: &Store) -> Vec<(String, Vec<u8>, String, String, i64, i64)> {
+    let db = s.writer();
+    let mut st = db
+        .prepare("SELECT \"table\", pk, cid, quote(val), col_version, cl FROM crsql_changes")
+        .unwrap();
+    let mut out: Vec<_> = st
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    out.sort();
+    out
+}
+
+/// Two computers that both worked offline, each with a backlog far larger than the pipe
+/// between them: both start sending at once. A session that writes a whole batch before it
+/// reads again wedges here for good; a full-duplex one converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_big_offline_backlogs_converge_over_a_narrow_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (store(&dir, "a.db"), store(&dir, "b.db"));
+    demo::fill(&a.writer(), 1500, 1).unwrap();
+    demo::fill(&b.writer(), 1500, 2).unwrap();
+    let (pipe_a, pipe_b) = tokio::io::duplex(8 * 1024);
+    let (_na, seen_a) = watch::channel(());
+    let (_nb, seen_b) = watch::channel(());
+    let sa = tokio::spawn(replica::run(
+        pipe_a,
+        a.clone(),
+        replica::Intro::default(),
+        seen_a,
+    ));
+    let sb = tokio::spawn(replica::run(
+        pipe_b,
+        b.clone(),
+        replica::Intro::default(),
+        seen_b,
+    ));
+    eventually_within(
+        "both computers hold all 3,000 patients (the sessions wedged: each side writes, neither reads)",
+        1200,
+        || count(&a, "patients") == 3000 && count(&b, "patients") == 3000,
+    )
+    .await;
+    eventually("all history on both", || {
+        count(&a, "history") == count(&b, "history")
+    })
+    .await;
+    assert_eq!(rows(&a), rows(&b));
+    assert_eq!(change_set(&a), change_set(&b));
+    assert!(
+        !sa.is_finished() && !sb.is_finished(),
+        "both sessions still run"
+    );
+    sa.abort();
+    sb.abort();
+}
+
+/// A relay between two pipes that carries only the first `limit` bytes from `a` to `b`, then
+/// cuts both connections (a connection dropped in the middle of a stream).
+fn cutting_relay(limit: usize) -> (tokio::io::DuplexStream, tokio::io::DuplexStream) {
+    use tokio::io::AsyncReadExt;
+    let (a, relay_a) = tokio::io::duplex(64 * 1024);
+    let (relay_b, b) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let (mut ra, mut wa) = tokio::io::split(relay_a);
+        let (mut rb, mut wb) = tokio::io::split(relay_b);
+        let forward = async {
+            let mut left = limit;
+            let mut buf = vec![0u8; 4096];
+            while left > 0 {
+                let n = match ra.read(&mut buf[..left.min(4096)]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                if wb.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+                left -= n;
+            }
+        };
+        let back = async {
+            let _ = tokio::io::copy(&mut rb, &mut wa).await;
+        };
+        tokio::select! {
+            _ = forward => {}
+            _ = back => {}
+        }
+        // Dropping every half here closes both connections.
+    });
+    (a, b)
+}
+
+fn slot(s: &Store, event: i64) -> i64 {
+    s.writer()
+        .query_row(
+            "SELECT coalesce(max(version), 0) FROM crsql_tracked_peers WHERE event = ?1",
+            [event],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// One transaction far larger than a frame travels in parts and is merged whole; a connection
+/// cut in the middle of it leaves none of it applied, and the next session sends it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_larger_than_a_frame_travels_in_parts_and_a_cut_applies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (store(&dir, "a.db"), store(&dir, "b.db"));
+    // 2,000 patients in one transaction (one db_version), with their history rows.
+    demo::fill(&a.writer(), 2000, 5).unwrap();
+    let big: Vec<u8> = a
+        .writer()
+        .query_row(
+            "SELECT crsql_export_changes(v - 1, NULL, 1) FROM
+               (SELECT db_version AS v FROM crsql_changes WHERE \"table\" = 'patients' LIMIT 1)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let limits = replica::Limits {
+        part_bytes: 16 * 1024,
+        window_frames: 4,
+        window_bytes: 64 * 1024,
+        ..Default::default()
+    };
+    assert!(
+        big.len() > 20 * limits.part_bytes,
+        "the version spans many frames ({} bytes)",
+        big.len()
+    );
+
+    // First try: the connection is cut after a quarter of the version went across.
+    let (pipe_a, pipe_b) = cutting_relay(big.len() / 4);
+    let (_na, seen_a) = watch::channel(());
+    let (_nb, seen_b) = watch::channel(());
+    let sa = tokio::spawn(replica::run_with(
+        pipe_a,
+        a.clone(),
+        replica::Intro::default(),
+        seen_a.clone(),
+        limits,
+    ));
+    let sb = tokio::spawn(replica::run_with(
+        pipe_b,
+        b.clone(),
+        replica::Intro::default(),
+        seen_b.clone(),
+        limits,
+    ));
+    let ended = tokio::time::timeout(Duration::from_secs(30), sb)
+        .await
+        .expect("B's session ends when the connection is cut")
+        .unwrap();
+    assert!(ended.is_err(), "the cut is an error: {ended:?}");
+    sa.abort();
+    let _ = sa.await;
+    assert_eq!(
+        count(&b, "patients"),
+        0,
+        "nothing of the cut version applied"
+    );
+    assert_eq!(count(&b, "history"), 0, "not even its history rows");
+    assert!(
+        slot(&b, 0)
+            < a.writer()
+                .query_row("SELECT crsql_db_version()", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+    );
+
+    // Next session: the whole version arrives, in parts, and is merged in one piece.
+    let (pipe_a, pipe_b) = tokio::io::duplex(32 * 1024);
+    let sa = tokio::spawn(replica::run_with(
+        pipe_a,
+        a.clone(),
+        replica::Intro::default(),
+        seen_a,
+        limits,
+    ));
+    let sb = tokio::spawn(replica::run_with(
+        pipe_b,
+        b.clone(),
+        replica::Intro::default(),
+        seen_b,
+        limits,
+    ));
+    eventually_within("B holds all 2,000 patients", 1200, || {
+        count(&b, "patients") == 2000
+    })
+    .await;
+    eventually("B holds everything A has", || {
+        change_set(&a) == change_set(&b)
+    })
+    .await;
+    assert_eq!(rows(&a), rows(&b));
+    sa.abort();
+    sb.abort();
 }

@@ -449,3 +449,53 @@ async fn bad_frames_from_a_trusted_computer_are_refused_with_a_logged_reason() {
     })
     .await;
 }
+
+/// A bulk import or a restore is one transaction, one db_version; one larger than the frame
+/// cap (16 MiB) could never be sent before. Over real TLS, it arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_transaction_larger_than_a_frame_reaches_the_other_computer() {
+    let (a, b) = (
+        Computer::start("Front desk").await,
+        Computer::start("Doctor").await,
+    );
+    a.node
+        .store
+        .writer()
+        .execute_batch(
+            "BEGIN;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)
+             INSERT INTO patients(id, family_name, date_of_birth, notes)
+               SELECT 'bulk-' || i, 'Imported', '1970-01-01', hex(randomblob(150)) FROM n;
+             COMMIT;",
+        )
+        .unwrap();
+    let size: i64 = a
+        .node
+        .store
+        .writer()
+        .query_row("SELECT length(crsql_export_changes(0))", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        size > carebook_sync::proto::MAX_FRAME as i64,
+        "the transaction is larger than a frame ({size} bytes)"
+    );
+    a.trust(&b, "Doctor").await;
+    b.trust(&a, "Front desk").await;
+    b.stay_connected(&a);
+    let count = |c: &Computer| -> i64 {
+        c.node
+            .store
+            .writer()
+            .query_row("SELECT count(*) FROM patients", [], |r| r.get(0))
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    while count(&b) != 40_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "timed out waiting for the 40,000 imported patients on B (B has {})",
+            count(&b)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
