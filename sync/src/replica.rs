@@ -16,6 +16,13 @@
 //!
 //! Slots live in `crsql_tracked_peers`: event 0 is how far this database has merged the peer's
 //! changes (in the peer's db_versions), event 1 is how far the peer has acknowledged ours.
+//!
+//! A computer restored from an older copy of its database (or one whose last commits vanished
+//! in a power cut) has a db_version below what its peers already received from it. The pull
+//! carries each side's db_version so both notice: the peer sends the restored computer its
+//! own lost changes back, and the restored computer moves its clock past the numbers the peer
+//! has seen (so its new changes are not skipped) and sends again from what the peer had
+//! acknowledged.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -154,6 +161,25 @@ fn merge(c: &Connection, batch: &[u8], peer: &[u8], upto: i64) -> rusqlite::Resu
     tx.commit()
 }
 
+/// Moves this database's clock to at least `to`, so the next commit is numbered above it.
+/// Written through a second connection on purpose: the engine keeps the clock of each
+/// connection cached and reads it again when another connection has committed.
+fn raise_clock(c: &Connection, to: i64) -> rusqlite::Result<()> {
+    let path = c
+        .path()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| rusqlite::Error::InvalidPath("an in-memory database".into()))?;
+    let other = Connection::open(path)?;
+    other.busy_timeout(Duration::from_secs(5))?;
+    other.pragma_update(None, "synchronous", "FULL")?;
+    other.execute(
+        "INSERT INTO crr_meta(key, value) VALUES ('db_version_floor', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+        [to],
+    )?;
+    Ok(())
+}
+
 /// Where sending starts after the peer's pull.
 #[derive(Debug, Clone, Copy)]
 struct Start {
@@ -163,11 +189,32 @@ struct Start {
 }
 
 /// Answers the peer's pull: `since` is how far it has our changes, `theirs` its db_version.
-fn on_pull(_c: &Connection, _peer: &[u8], since: i64, _theirs: i64) -> rusqlite::Result<Start> {
-    Ok(Start {
-        from: since,
-        echo_until: None,
-    })
+fn on_pull(c: &Connection, peer: &[u8], since: i64, theirs: i64) -> rusqlite::Result<Start> {
+    let now = db_version(c)?;
+    let acked = slot(c, peer, ACKED)?;
+    let echo_until = (slot(c, peer, RECEIVED)? > theirs).then_some(now);
+    if echo_until.is_some() {
+        tracing::warn!(
+            "the other computer has fewer of its own changes than this one received from it \
+             (restored from an older copy?); sending them back"
+        );
+    }
+    let from = if since > now {
+        tracing::warn!(
+            "the other computer has received changes of this one that are no longer here \
+             (restored from an older copy?); moving the clock past them and sending again"
+        );
+        raise_clock(c, since)?;
+        acked.min(now)
+    } else {
+        since
+    };
+    if from < acked {
+        // What the peer really has is below what it once acknowledged: trust the lower one
+        // (old deletions are forgotten only below acknowledged versions).
+        set_slot(c, peer, ACKED, from)?;
+    }
+    Ok(Start { from, echo_until })
 }
 
 /// How this computer introduces itself in its hello.
