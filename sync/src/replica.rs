@@ -28,13 +28,18 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
 
 use crate::proto::{self, Msg, ProtoError, PROTOCOL};
 use crate::store::Store;
+use db::{
+    bind_site, db_version, lag, merge, next_batch, on_pull, set_slot, slot, Start, ACKED, RECEIVED,
+};
+
+mod db;
 
 /// Changes per batch (a batch never splits one transaction, so it may be larger; a batch
 /// larger than a frame travels in parts).
@@ -42,8 +47,6 @@ pub const BATCH_CHANGES: i64 = 20_000;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const SILENCE: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(250);
-const RECEIVED: i64 = 0;
-const ACKED: i64 = 1;
 
 /// How a session cuts and paces what it sends, and how much it takes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +90,8 @@ pub enum ReplicaError {
     Bye(String),
     #[error("the peer sent a change batch larger than {0} bytes")]
     TooLarge(usize),
+    #[error("the peer's hello was refused: {0}")]
+    WrongSite(&'static str),
     #[error("database: {0}")]
     Store(String),
 }
@@ -103,120 +108,6 @@ async fn with_db<R: Send + 'static>(
         .map_err(|e| ReplicaError::Store(e.to_string()))
 }
 
-/// A slot value for a peer (0 when there is none yet).
-fn slot(c: &Connection, peer: &[u8], event: i64) -> rusqlite::Result<i64> {
-    Ok(c.query_row(
-        "SELECT version FROM crsql_tracked_peers WHERE site_id = ?1 AND tag = 0 AND event = ?2",
-        params![peer, event],
-        |r| r.get(0),
-    )
-    .optional()?
-    .unwrap_or(0))
-}
-
-fn set_slot(c: &Connection, peer: &[u8], event: i64, version: i64) -> rusqlite::Result<()> {
-    c.execute(
-        "INSERT OR REPLACE INTO crsql_tracked_peers(site_id, version, seq, tag, event) VALUES (?1, ?2, 0, 0, ?3)",
-        params![peer, version, event],
-    )?;
-    Ok(())
-}
-
-fn db_version(c: &Connection) -> rusqlite::Result<i64> {
-    c.query_row("SELECT crsql_db_version()", [], |r| r.get(0))
-}
-
-/// The next batch for the peer after our db_version `since`, and where it ends; `None` and our
-/// current db_version when there is nothing to send. Changes that came from the peer itself
-/// are left out unless `echo` (a peer that lost its own changes gets them back).
-fn next_batch(
-    c: &Connection,
-    since: i64,
-    peer: &[u8],
-    echo: bool,
-    limit: i64,
-) -> rusqlite::Result<(Option<Vec<u8>>, i64)> {
-    let tx = c.unchecked_transaction()?;
-    let not_site = (!echo).then_some(peer);
-    let batch: Vec<u8> = tx.query_row(
-        "SELECT crsql_export_changes(?1, ?2, ?3)",
-        params![since, not_site, limit],
-        |r| r.get(0),
-    )?;
-    let upto: i64 = tx.query_row("SELECT crsql_batch_db_version(?1)", [&batch], |r| r.get(0))?;
-    let out = if upto == 0 {
-        (None, db_version(&tx)?)
-    } else {
-        (Some(batch), upto)
-    };
-    tx.commit()?;
-    Ok(out)
-}
-
-/// Merges a batch and advances the peer's slot in the same transaction.
-fn merge(c: &Connection, batch: &[u8], peer: &[u8], upto: i64) -> rusqlite::Result<()> {
-    let tx = c.unchecked_transaction()?;
-    tx.query_row("SELECT crsql_merge_changes(?1)", [batch], |_| Ok(()))?;
-    set_slot(&tx, peer, RECEIVED, upto)?;
-    tx.commit()
-}
-
-/// Moves this database's clock to at least `to`, so the next commit is numbered above it.
-/// Written through a second connection on purpose: the engine keeps the clock of each
-/// connection cached and reads it again when another connection has committed.
-fn raise_clock(c: &Connection, to: i64) -> rusqlite::Result<()> {
-    let path = c
-        .path()
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| rusqlite::Error::InvalidPath("an in-memory database".into()))?;
-    let other = Connection::open(path)?;
-    other.busy_timeout(Duration::from_secs(5))?;
-    other.pragma_update(None, "synchronous", "FULL")?;
-    other.execute(
-        "INSERT INTO crr_meta(key, value) VALUES ('db_version_floor', ?1)
-         ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
-        [to],
-    )?;
-    Ok(())
-}
-
-/// Where sending starts after the peer's pull.
-#[derive(Debug, Clone, Copy)]
-struct Start {
-    from: i64,
-    /// Send the peer its own changes too, up to our db_version here (it lost some of them).
-    echo_until: Option<i64>,
-}
-
-/// Answers the peer's pull: `since` is how far it has our changes, `theirs` its db_version.
-fn on_pull(c: &Connection, peer: &[u8], since: i64, theirs: i64) -> rusqlite::Result<Start> {
-    let now = db_version(c)?;
-    let acked = slot(c, peer, ACKED)?;
-    let echo_until = (slot(c, peer, RECEIVED)? > theirs).then_some(now);
-    if echo_until.is_some() {
-        tracing::warn!(
-            "the other computer has fewer of its own changes than this one received from it \
-             (restored from an older copy?); sending them back"
-        );
-    }
-    let from = if since > now {
-        tracing::warn!(
-            "the other computer has received changes of this one that are no longer here \
-             (restored from an older copy?); moving the clock past them and sending again"
-        );
-        raise_clock(c, since)?;
-        acked.min(now)
-    } else {
-        since
-    };
-    if from < acked {
-        // What the peer really has is below what it once acknowledged: trust the lower one
-        // (old deletions are forgotten only below acknowledged versions).
-        set_slot(c, peer, ACKED, from)?;
-    }
-    Ok(Start { from, echo_until })
-}
-
 /// How this computer introduces itself in its hello.
 #[derive(Debug, Clone, Default)]
 pub struct Intro {
@@ -224,6 +115,9 @@ pub struct Intro {
     pub port: u16,
     /// Where to report how far behind the peer is (for status screens).
     pub progress: Option<Arc<watch::Sender<Progress>>>,
+    /// The peer's device ID (its certificate's), when the transport proved it: its site is
+    /// bound to it on first contact, and a hello with another site is refused.
+    pub peer: Option<String>,
 }
 
 /// How a session stands, as seen from this side.
@@ -240,15 +134,6 @@ pub struct Progress {
 /// How far a peer (by site id) has acknowledged our changes (our db_version; 0 if never).
 pub fn acknowledged(c: &Connection, site: &[u8]) -> rusqlite::Result<i64> {
     slot(c, site, ACKED)
-}
-
-/// Our changes after our db_version `since` that the peer lacks (its own left out).
-fn lag(c: &Connection, since: i64, peer: &[u8]) -> rusqlite::Result<i64> {
-    c.query_row(
-        "SELECT count(*) FROM crsql_changes WHERE db_version > ?1 AND site_id IS NOT ?2",
-        params![since, peer],
-        |r| r.get(0),
-    )
 }
 
 /// What the reader tells the writer.
@@ -319,6 +204,17 @@ pub async fn run_with<T: AsyncRead + AsyncWrite>(
         Ok(Ok(Msg::Bye { reason })) => return Err(ReplicaError::Bye(reason)),
         Ok(Ok(_)) => return Err(ReplicaError::OutOfTurn("a message before its hello")),
     };
+    if let Some(device) = intro.peer {
+        let p = peer.clone();
+        if let Err(reason) = with_db(&store, move |c| bind_site(c, &device, &p)).await? {
+            let _ = tx
+                .send(Msg::Bye {
+                    reason: format!("refused: {reason}"),
+                })
+                .await;
+            return Err(ReplicaError::WrongSite(reason));
+        }
+    }
     let p = peer.clone();
     let (have, now) = with_db(&store, move |c| {
         Ok((slot(c, &p, RECEIVED)?, db_version(c)?))

@@ -98,6 +98,7 @@ impl Node {
                 name: name.to_string(),
                 port: 0,
                 progress: None,
+                peer: None,
             }),
             changed: watch::channel(()).0,
             sessions: Mutex::new(HashMap::new()),
@@ -393,6 +394,7 @@ impl Node {
         let (progress, mut watch_progress) = watch::channel(replica::Progress::default());
         let mut intro = lock(&self.intro).clone();
         intro.progress = Some(Arc::new(progress));
+        intro.peer = Some(peer.to_text());
         let node = self.clone();
         let reporter = tokio::spawn(async move {
             while watch_progress.changed().await.is_ok() {
