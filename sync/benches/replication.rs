@@ -1,7 +1,9 @@
 //! Replication benchmark over real TLS on 127.0.0.1; prints `BENCH <name> <value>` lines:
 //! the initial sync of N patients (default 100,000; `REPL_BENCH_PATIENTS`) between two nodes,
-//! the bytes on the wire per change (counted by a relay between them), and the latency of
-//! single edits reaching both other computers of three.
+//! the bytes on the wire per change (counted by a relay between them), the latency of
+//! single edits reaching both other computers of three, and how long two computers that each
+//! took M new patients in one transaction while apart (default 40,000;
+//! `REPL_BENCH_OFFLINE_PATIENTS`) take to converge.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,6 +83,39 @@ fn count(path: &std::path::Path, sql: &str) -> i64 {
     CrrConnection::open(path, true)
         .and_then(|c| Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))?))
         .unwrap_or(-1)
+}
+
+/// `n` made-up patients in one transaction, every column filled (as a bulk import would).
+fn bulk_patients(db: &rusqlite::Connection, prefix: &str, n: usize) {
+    db.execute_batch("BEGIN").unwrap();
+    {
+        let mut st = db
+            .prepare(
+                "INSERT INTO patients(id, chart_no, given_name, family_name, date_of_birth, sex, \
+                 phone, email, address, emergency_contact, allergies, notes, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, '', unixepoch(), unixepoch())",
+            )
+            .unwrap();
+        let mut rng = demo::Rng::new(n as u64 + prefix.len() as u64);
+        for i in 0..n {
+            let f = demo::patient(&mut rng);
+            st.execute(rusqlite::params![
+                format!("{prefix}-{i}"),
+                format!("{prefix}{i:06}"),
+                f.given_name,
+                f.family_name,
+                f.date_of_birth,
+                f.sex,
+                f.phone,
+                f.email,
+                f.address,
+                f.emergency_contact,
+                f.allergies
+            ])
+            .unwrap();
+        }
+    }
+    db.execute_batch("COMMIT").unwrap();
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -165,5 +200,30 @@ async fn main() {
     lat.sort_by(|x, y| x.total_cmp(y));
     println!("BENCH live_p50_ms {:.1}", percentile(&lat, 0.5));
     println!("BENCH live_p99_ms {:.1}", percentile(&lat, 0.99));
+
+    // Both offline: two computers, each with M new patients in one transaction, meet.
+    let m: usize = std::env::var("REPL_BENCH_OFFLINE_PATIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40_000);
+    let d = machine("D", 0).await;
+    let e = machine("E", 0).await;
+    bulk_patients(&d.node.store.writer(), "d", m);
+    bulk_patients(&e.node.store.writer(), "e", m);
+    let both = 2 * m as i64;
+    let t = Instant::now();
+    link(&d, &e, d.addr).await;
+    while count(&d.db_path(), "SELECT count(*) FROM patients") != both
+        || count(&e.db_path(), "SELECT count(*) FROM patients") != both
+    {
+        if t.elapsed() > Duration::from_secs(600) {
+            panic!("two offline computers did not converge within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "BENCH offline_both_converge_s {:.2}",
+        t.elapsed().as_secs_f64()
+    );
     std::process::exit(0);
 }

@@ -1,17 +1,25 @@
 //! Versioned wire messages and the length-prefixed framing they travel in, over any
 //! `AsyncRead + AsyncWrite` (an in-memory pipe in tests, TLS between computers). A frame is a
 //! 4-byte big-endian length and a postcard-encoded [`Frame`]; frames over [`MAX_FRAME`] are
-//! refused before they are read. Nothing here decides policy: see `replica`.
+//! refused before they are read. The reading half notes when bytes last arrived, so a peer
+//! that is busy sending one large frame is not taken for a silent one. Nothing here decides
+//! policy: see `replica`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
-/// The protocol version this build speaks.
-pub const PROTOCOL: u32 = 1;
+/// The protocol version this build speaks (2: several batches in flight, batches in parts,
+/// and the puller's db_version in its pull). The hello keeps its layout across versions, so a
+/// peer of another version is refused with a clear reason.
+pub const PROTOCOL: u32 = 2;
 
-/// The largest frame accepted (a change batch is cut well below this).
+/// The largest frame accepted (a change batch travels in parts well below this).
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 
 /// What travels on the wire: versioned, so a newer peer's messages are refused clearly.
@@ -20,7 +28,8 @@ pub enum Frame {
     V1(Msg),
 }
 
-/// Version 1 messages.
+/// The messages (the variant name is historical: `Frame::V1` carries every protocol version,
+/// and the hello says which one the peer speaks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Msg {
     /// First message each way: who we are and what we speak.
@@ -33,11 +42,20 @@ pub enum Msg {
         /// The port it listens on (0 if it does not), so it can be dialled back.
         port: u16,
     },
-    /// "Send me what you have after this db_version of yours" (the receiver's watermark).
-    Pull { since: i64 },
-    /// A change batch (`crsql_export_changes`) ending at the sender's db_version `upto`.
-    Changes { batch: Vec<u8>, upto: i64 },
-    /// The changes up to the sender's db_version `upto` are merged and durable here.
+    /// "Send me what you have after this db_version of yours" (the receiver's watermark), with
+    /// the receiver's own db_version: a peer that has received more of the receiver's changes
+    /// than that knows the receiver lost some (restored from an older copy) and sends them back.
+    Pull { since: i64, db_version: i64 },
+    /// A change batch (`crsql_export_changes`) ending at the sender's db_version `upto`, or one
+    /// part of it: with `more`, further parts follow and the receiver merges nothing until the
+    /// last part (all parts of a batch carry the same `upto`).
+    Changes {
+        batch: Vec<u8>,
+        upto: i64,
+        more: bool,
+    },
+    /// Acknowledges the oldest unacknowledged `Changes` frame (whose `upto` it repeats): a
+    /// part is held here; a last part or whole batch is merged and durable here.
     Ack { upto: i64 },
     /// Still here.
     Heartbeat,
@@ -81,9 +99,30 @@ fn codec() -> LengthDelimitedCodec {
         .new_codec()
 }
 
+/// A reading half that notes when bytes last arrived.
+struct Watched<R> {
+    inner: R,
+    last: Instant,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.last = Instant::now();
+        }
+        r
+    }
+}
+
 /// The receiving half of a connection.
 pub struct Reader<R> {
-    inner: FramedRead<R, LengthDelimitedCodec>,
+    inner: FramedRead<Watched<R>, LengthDelimitedCodec>,
 }
 
 /// The sending half of a connection.
@@ -101,7 +140,13 @@ pub fn split<T: AsyncRead + AsyncWrite>(
     let (r, w) = tokio::io::split(io);
     (
         Reader {
-            inner: FramedRead::new(r, codec()),
+            inner: FramedRead::new(
+                Watched {
+                    inner: r,
+                    last: Instant::now(),
+                },
+                codec(),
+            ),
         },
         Writer {
             inner: FramedWrite::new(w, codec()),
@@ -109,8 +154,16 @@ pub fn split<T: AsyncRead + AsyncWrite>(
     )
 }
 
+impl<R> Reader<R> {
+    /// How long since any byte arrived (part of a frame counts).
+    pub fn idle(&self) -> Duration {
+        self.inner.get_ref().last.elapsed()
+    }
+}
+
 impl<R: AsyncRead + Unpin> Reader<R> {
-    /// The next message; `Closed` at the end of the stream.
+    /// The next message; `Closed` at the end of the stream. Cancel-safe: a frame half read
+    /// stays buffered for the next call.
     pub async fn recv(&mut self) -> Result<Msg, ProtoError> {
         let bytes = self.inner.next().await.ok_or(ProtoError::Closed)??;
         match postcard::from_bytes::<Frame>(&bytes) {
@@ -147,6 +200,7 @@ mod tests {
         let sent = Msg::Changes {
             batch: vec![1, 2, 3],
             upto: 42,
+            more: true,
         };
         wa.send(sent.clone()).await.unwrap();
         assert_eq!(rb.recv().await.unwrap(), sent);

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use carebook_sync::net::roster::{self, Verdict};
-use carebook_sync::replica;
 use carebook_sync::store;
+use carebook_sync::{proto, replica};
 use carebook_tests::{eventually, Online};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -438,4 +438,135 @@ async fn changes_written_by_another_program_reach_the_peer_at_once() {
             at.elapsed()
         );
     }
+}
+
+/// A bulk import or a restore is one transaction, one db_version; one larger than the frame
+/// cap (16 MiB) could never be sent before. Over real TLS, it arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_transaction_larger_than_a_frame_reaches_the_other_computer() {
+    let (a, b) = (
+        Online::start("Front desk").await,
+        Online::start("Doctor").await,
+    );
+    a.node
+        .store
+        .writer()
+        .execute_batch(
+            "BEGIN;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)
+             INSERT INTO patients(id, family_name, date_of_birth, notes)
+               SELECT 'bulk-' || i, 'Imported', '1970-01-01', hex(randomblob(150)) FROM n;
+             COMMIT;",
+        )
+        .unwrap();
+    let size: i64 = a
+        .node
+        .store
+        .writer()
+        .query_row("SELECT length(crsql_export_changes(0))", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        size > carebook_sync::proto::MAX_FRAME as i64,
+        "the transaction is larger than a frame ({size} bytes)"
+    );
+    a.trust(&b, "Doctor").await;
+    b.trust(&a, "Front desk").await;
+    b.stay_connected(&a);
+    let count = |c: &Online| -> i64 {
+        c.node
+            .store
+            .writer()
+            .query_row("SELECT count(*) FROM patients", [], |r| r.get(0))
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    while count(&b) != 40_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "timed out waiting for the 40,000 imported patients on B (B has {})",
+            count(&b)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Says hello to `to` over TLS with `from`'s certificate and the given site id; returns the
+/// node's answer after its own hello.
+async fn hello_with_site(from: &Online, to: &Online, site_id: Vec<u8>) -> proto::Msg {
+    let tcp = TcpStream::connect(to.addr).await.unwrap();
+    let config = carebook_sync::net::tls::client(&from.node.identity, to.id()).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("carebook.device").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (mut rx, mut tx) = proto::split(tls);
+    tx.send(proto::Msg::Hello {
+        protocol: proto::PROTOCOL,
+        schema: 1,
+        site_id,
+        name: "Laptop".into(),
+        port: 0,
+    })
+    .await
+    .unwrap();
+    let wait = Duration::from_secs(10);
+    let first = tokio::time::timeout(wait, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(first, proto::Msg::Hello { .. }), "{first:?}");
+    tokio::time::timeout(wait, rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Each device is bound to its site on first contact: a member that says hello with another
+/// member's site (to move that member's acknowledgement, say), or a device with another site
+/// than before, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_claim_another_members_site() {
+    let (a, b, rogue) = (
+        Online::start("Front desk").await,
+        Online::start("Doctor").await,
+        Online::start("Laptop").await,
+    );
+    a.trust(&b, "Doctor").await;
+    b.trust(&a, "Front desk").await;
+    roster::add(&a.node.store.writer(), &rogue.id(), "Laptop", "").unwrap();
+    a.node.refresh_roster().await.unwrap();
+    b.stay_connected(&a);
+    a.write("p1", "Okafor");
+    eventually("B is in sync", || b.family("p1").is_some()).await;
+    let site = |c: &Online| -> Vec<u8> {
+        c.node
+            .store
+            .writer()
+            .query_row("SELECT crsql_site_id()", [], |r| r.get(0))
+            .unwrap()
+    };
+    let acked = replica::acknowledged(&a.node.store.writer(), &site(&b)).unwrap();
+
+    match hello_with_site(&rogue, &a, site(&b)).await {
+        proto::Msg::Bye { reason } => {
+            assert!(reason.contains("site of another computer"), "{reason}")
+        }
+        other => panic!("a hello with another member's site was answered with {other:?}"),
+    }
+    match hello_with_site(&b, &a, vec![9; 16]).await {
+        proto::Msg::Bye { reason } => assert!(reason.contains("another site"), "{reason}"),
+        other => panic!("a hello with a new site was answered with {other:?}"),
+    }
+    assert_eq!(
+        replica::acknowledged(&a.node.store.writer(), &site(&b)).unwrap(),
+        acked,
+        "B's acknowledgement did not move"
+    );
+    // The rogue with its own site is still a member; B carries on.
+    a.write("p1", "Okafor-Mensah");
+    eventually("A still serves B", || {
+        b.family("p1").as_deref() == Some("Okafor-Mensah")
+    })
+    .await;
 }

@@ -99,6 +99,7 @@ impl Node {
                 name: name.to_string(),
                 port: 0,
                 progress: None,
+                peer: None,
             }),
             sessions: Mutex::new(HashMap::new()),
             dialling: Mutex::new(HashSet::new()),
@@ -396,6 +397,7 @@ impl Node {
         let (progress, mut watch_progress) = watch::channel(replica::Progress::default());
         let mut intro = lock(&self.intro).clone();
         intro.progress = Some(Arc::new(progress));
+        intro.peer = Some(peer.to_text());
         let node = self.clone();
         let reporter = tokio::spawn(async move {
             while watch_progress.changed().await.is_ok() {

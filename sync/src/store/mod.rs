@@ -1,6 +1,6 @@
 //! The local database: one SQLite file in WAL mode with the CRR engine loaded, one writer
-//! connection (owned here, behind a mutex), a few reused read-only connections, and a feed
-//! that announces every committed change (see `feed`).
+//! connection (owned here, behind a mutex, committing with synchronous=FULL), a few reused
+//! read-only connections, and a feed that announces every committed change (see `feed`).
 
 mod extension;
 mod feed;
@@ -61,7 +61,9 @@ impl CrrConnection {
         conn.busy_timeout(Duration::from_secs(5))?;
         if !read_only {
             conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // FULL: a commit is on disk before it returns, so nothing leaves this computer
+            // (a change sent, a batch acknowledged) that a power cut could take back.
+            conn.pragma_update(None, "synchronous", "FULL")?;
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // 32 MiB of page cache: a clinic's whole working set, so large merges and imports do
