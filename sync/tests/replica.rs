@@ -11,7 +11,7 @@ use carebook_sync::proto::{self, Msg, ProtoError};
 use carebook_sync::replica::{self, ReplicaError};
 use carebook_sync::store::{schema, Store};
 use carebook_tests::eventually;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 fn store(dir: &tempfile::TempDir, name: &str) -> Arc<Store> {
     Arc::new(Store::open(&dir.path().join(name), schema::CLINIC).unwrap())
@@ -218,20 +218,7 @@ async fn two_big_offline_backlogs_converge_over_a_narrow_pipe() {
     demo::fill(&a.writer(), 1500, 1).unwrap();
     demo::fill(&b.writer(), 1500, 2).unwrap();
     let (pipe_a, pipe_b) = tokio::io::duplex(8 * 1024);
-    let seen_a = a.changes();
-    let seen_b = b.changes();
-    let sa = tokio::spawn(replica::run(
-        pipe_a,
-        a.clone(),
-        replica::Intro::default(),
-        seen_a,
-    ));
-    let sb = tokio::spawn(replica::run(
-        pipe_b,
-        b.clone(),
-        replica::Intro::default(),
-        seen_b,
-    ));
+    let (sa, sb) = sessions(&a, &b, pipe_a, pipe_b);
     eventually("both computers hold all 3,000 patients (the sessions wedged: each side writes, neither reads)",
         || count(&a, "patients") == 3000 && count(&b, "patients") == 3000,
     )
@@ -409,24 +396,29 @@ fn has_patient(s: &Store, id: &str) -> bool {
         == 1
 }
 
+/// A session on each end of a pipe, each woken by its own store's change feed.
+fn sessions<T: AsyncRead + AsyncWrite + Send + 'static>(
+    a: &Arc<Store>,
+    b: &Arc<Store>,
+    pipe_a: T,
+    pipe_b: T,
+) -> (Session, Session) {
+    let run = |pipe: T, s: &Arc<Store>| {
+        tokio::spawn(replica::run(
+            pipe,
+            s.clone(),
+            replica::Intro::default(),
+            s.changes(),
+        ))
+    };
+    (run(pipe_a, a), run(pipe_b, b))
+}
+
 /// Runs a session between `a` and `b` until they hold the same changes, then ends it and
 /// waits until nothing else holds `a` (so its file can be closed).
 async fn sync_until_equal(a: &Arc<Store>, b: &Arc<Store>, what: &str) {
     let (pipe_a, pipe_b) = tokio::io::duplex(4 << 20);
-    let seen_a = a.changes();
-    let seen_b = b.changes();
-    let sa = tokio::spawn(replica::run(
-        pipe_a,
-        a.clone(),
-        replica::Intro::default(),
-        seen_a,
-    ));
-    let sb = tokio::spawn(replica::run(
-        pipe_b,
-        b.clone(),
-        replica::Intro::default(),
-        seen_b,
-    ));
+    let (sa, sb) = sessions(a, b, pipe_a, pipe_b);
     eventually(what, || change_set(a) == change_set(b)).await;
     assert_eq!(rows(a), rows(b));
     sa.abort();
