@@ -64,14 +64,11 @@ impl Backups {
                     .padding(6)
                     .width(360),
                 (!self.passphrase.is_empty()).then(|| {
-                    text_input(
-                        "The same passphrase again, to save a backup with it",
-                        &self.confirm,
-                    )
-                    .secure(true)
-                    .on_input(Msg::Confirm)
-                    .padding(6)
-                    .width(360)
+                    text_input("The same passphrase again", &self.confirm)
+                        .secure(true)
+                        .on_input(Msg::Confirm)
+                        .padding(6)
+                        .width(360)
                 }),
             ]
             .spacing(4),
