@@ -14,9 +14,6 @@ use crate::identity::Identity;
 use crate::net::roster;
 use crate::store::{self, schema, Store};
 
-/// How the name of a backup being written begins (renamed once complete).
-pub(super) const TEMPORARY: &str = ".carebook-backup-";
-
 /// Changes per batch: large enough that finding each batch's end stays cheap, small enough
 /// to keep memory low and progress moving.
 const BATCH_CHANGES: i64 = 200_000;
@@ -44,7 +41,7 @@ pub fn export(
         _ => Path::new("."),
     };
     let tmp = tempfile::Builder::new()
-        .prefix(TEMPORARY)
+        .prefix(super::TEMPORARY)
         .tempfile_in(dir)
         .map_err(|e| BackupError::File(dir.to_path_buf(), e))?;
     let mut recipient = age::scrypt::Recipient::new(passphrase.secret());

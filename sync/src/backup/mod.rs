@@ -144,6 +144,10 @@ impl Control {
     }
 }
 
+/// How the name of a backup being written begins (renamed once complete; the schedule clears
+/// the ones a killed export left).
+const TEMPORARY: &str = ".carebook-backup-";
+
 /// The scrypt work factor (log2 N) of new backups: 2^18 rounds, 256 MiB of memory, under a
 /// second on a clinic's computer. Fixed rather than measured, so every computer can read what
 /// any other wrote.

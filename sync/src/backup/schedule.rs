@@ -297,7 +297,7 @@ fn prune(folder: &Path, device: &DeviceId, keep: u32) -> Result<(), BackupError>
         let half_written = entry
             .file_name()
             .to_str()
-            .is_some_and(|n| n.starts_with(super::export::TEMPORARY));
+            .is_some_and(|n| n.starts_with(super::TEMPORARY));
         let old = entry
             .metadata()
             .and_then(|m| m.modified())
