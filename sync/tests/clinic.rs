@@ -320,8 +320,9 @@ fn finalised_notes_are_locked_and_amended() {
     assert_eq!(visits::for_patient(&db, &p.id).unwrap().len(), 1);
 }
 
-/// Edits made on another computer merge even into a locked note (the lock refuses local edits
-/// only, or the copies would drift apart), and their history shows the other computer.
+/// Edits made on another computer merge even into a locked note's visit row (the lock refuses
+/// local edits only, or the copies would drift apart) without changing the finalised text: they
+/// are shown as late edits, and their history shows the other computer.
 #[test]
 fn records_from_another_computer_merge_past_local_locks_with_their_history() {
     let a = desk();
@@ -364,7 +365,15 @@ fn records_from_another_computer_merge_past_local_locks_with_their_history() {
     let va = visits::get(&a.store.writer(), &visit).unwrap();
     let vb = visits::get(&b.store.writer(), &visit).unwrap();
     assert_eq!(va, vb, "both computers hold the same note");
-    assert!(va.is_final() && va.fields.findings == "eczema on both hands");
+    assert!(
+        va.is_final() && va.fields.findings.is_empty(),
+        "the note as finalised"
+    );
+    assert_eq!(
+        va.late_edits,
+        vec![("findings", "eczema on both hands".to_string())],
+        "the edit made before the lock arrived is shown beside it"
+    );
     let held: i64 = a
         .store
         .writer()

@@ -103,6 +103,20 @@ impl VisitEditor {
                 .style(theme::notice),
             );
         }
+        for (column, late) in &v.late_edits {
+            let label = FIELDS
+                .iter()
+                .find(|(c, _)| c == column)
+                .map_or(*column, |(_, l)| l);
+            body = body.push(
+                container(text(format!(
+                    "{label} was changed on another computer before it learnt this note was \
+                     finalised; the note keeps its finalised text. That edit said: {late}"
+                )))
+                .padding(6)
+                .style(theme::alert),
+            );
+        }
         for (i, (_, label)) in FIELDS.iter().enumerate() {
             let mut editor = text_editor(&self.sections[i]).height(70).padding(6);
             if !v.is_final() {

@@ -1,5 +1,8 @@
 //! Visit notes: a doctor writes complaint, findings, diagnosis, plan and prescriptions;
 //! finalising locks the note, and corrections are added as amendments, never overwriting it.
+//! The lock holds for merged changes too: finalising keeps a copy of the text in the
+//! append-only `final_notes`, and that copy is the note from then on; an edit that another
+//! computer made before the lock reached it is shown beside it as a late edit.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -55,6 +58,9 @@ pub struct Visit {
     pub fields: VisitFields,
     pub finalized_at: i64,
     pub amendments: Vec<Amendment>,
+    /// Parts of a finalised note that another computer changed before it learnt of the lock:
+    /// (column, the text it wrote). The note itself keeps its finalised text.
+    pub late_edits: Vec<(&'static str, String)>,
 }
 
 impl Visit {
@@ -84,7 +90,42 @@ fn from_row(r: &Row) -> rusqlite::Result<Visit> {
         },
         finalized_at: r.get(10)?,
         amendments: Vec::new(),
+        late_edits: Vec::new(),
     })
+}
+
+/// Puts the finalised copy of the note in place, if there is one (the earliest, when two
+/// computers finalised it while apart), and names what the visit row says otherwise.
+fn settle(db: &Connection, v: &mut Visit) -> Result<()> {
+    let copy = db
+        .prepare_cached(
+            "SELECT complaint, findings, diagnosis, plan, prescriptions, finalized_at
+             FROM final_notes WHERE visit_id = ?1 ORDER BY finalized_at, id LIMIT 1",
+        )?
+        .query_row([&v.id], |r| {
+            Ok((
+                VisitFields {
+                    complaint: r.get(0)?,
+                    findings: r.get(1)?,
+                    diagnosis: r.get(2)?,
+                    plan: r.get(3)?,
+                    prescriptions: r.get(4)?,
+                },
+                r.get::<_, i64>(5)?,
+            ))
+        })
+        .optional()?;
+    if let Some((fields, at)) = copy {
+        v.late_edits = FIELDS
+            .iter()
+            .filter(|(c, _)| v.fields.get(c) != fields.get(c))
+            .map(|(c, _)| (*c, v.fields.get(c).to_string()))
+            .collect();
+        v.fields = fields;
+        v.finalized_at = at;
+    }
+    v.amendments = amendments(db, &v.id)?;
+    Ok(())
 }
 
 fn amendments(db: &Connection, visit_id: &str) -> Result<Vec<Amendment>> {
@@ -109,7 +150,7 @@ pub fn get(db: &Connection, id: &str) -> Result<Visit> {
         .query_row([id], from_row)
         .optional()?
         .ok_or(ClinicError::NotFound("visit"))?;
-    v.amendments = amendments(db, id)?;
+    settle(db, &mut v)?;
     Ok(v)
 }
 
@@ -122,7 +163,7 @@ pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Visit>> {
         .query_map([patient_id], from_row)?
         .collect::<rusqlite::Result<_>>()?;
     for v in &mut visits {
-        v.amendments = amendments(db, &v.id)?;
+        settle(db, v)?;
     }
     Ok(visits)
 }
@@ -202,9 +243,27 @@ pub fn finalize(db: &Connection, actor: &Actor, id: &str) -> Result<()> {
             "an empty note cannot be finalised".into(),
         ));
     }
+    let at = now();
     tx.execute(
         "UPDATE visits SET finalized_at = ?1, finalized_by = ?2 WHERE id = ?3",
-        params![now(), actor.staff_id, id],
+        params![at, actor.staff_id, id],
+    )?;
+    let f = &v.fields;
+    tx.execute(
+        "INSERT INTO final_notes(id, visit_id, complaint, findings, diagnosis, plan,
+             prescriptions, finalized_at, finalized_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            format!("{id}:{}", actor.device_id),
+            id,
+            f.complaint,
+            f.findings,
+            f.diagnosis,
+            f.plan,
+            f.prescriptions,
+            at,
+            actor.staff_id
+        ],
     )?;
     history::record(
         &tx,

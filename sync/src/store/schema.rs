@@ -233,6 +233,49 @@ SELECT crsql_protect('visits', 'keep-rows');
 SELECT crsql_protect('revocations', 'keep-rows');
 ";
 
+/// A finalised note keeps what it said when it was finalised, on every computer (see
+/// `clinic::visits`). Finalising writes the note's text into this append-only table, in the same
+/// change as the lock; the note shown from then on is that copy. An edit made on another computer
+/// before the lock reached it still merges into the visit row (copies must stay equal), but it
+/// never changes the finalised text: it is shown beside it as a late edit for a doctor to look
+/// at. Each copy's id names the visit and the computer that finalised it, so two computers that
+/// finalise the same note while apart keep both copies, and every computer shows the earliest.
+const V6: &str = concat!(
+    "
+CREATE TABLE final_notes (
+    id TEXT PRIMARY KEY NOT NULL,
+    visit_id TEXT NOT NULL DEFAULT '',
+    complaint TEXT NOT NULL DEFAULT '',
+    findings TEXT NOT NULL DEFAULT '',
+    diagnosis TEXT NOT NULL DEFAULT '',
+    plan TEXT NOT NULL DEFAULT '',
+    prescriptions TEXT NOT NULL DEFAULT '',
+    finalized_at INTEGER NOT NULL DEFAULT 0,
+    finalized_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX final_notes_visit ON final_notes(visit_id);
+INSERT INTO final_notes(id, visit_id, complaint, findings, diagnosis, plan, prescriptions,
+        finalized_at, finalized_by)
+    SELECT id || ':' || lower(hex(crsql_site_id())), id, complaint, findings, diagnosis, plan,
+        prescriptions, finalized_at, finalized_by
+    FROM visits WHERE finalized_at != 0;
+SELECT crsql_as_crr('final_notes');
+SELECT crsql_protect('final_notes', 'append-only');
+",
+    refuse_local!(
+        "final_notes_are_kept BEFORE DELETE ON final_notes",
+        "a finalised note cannot be deleted"
+    ),
+    "
+",
+    refuse_local!(
+        "final_notes_never_change BEFORE UPDATE ON final_notes",
+        "this visit note is finalised; add an amendment instead"
+    ),
+    "
+"
+);
+
 /// All migrations, oldest first. Append; never edit one that has shipped.
 pub const CLINIC: &[Migration] = &[
     Migration {
@@ -270,6 +313,12 @@ pub const CLINIC: &[Migration] = &[
     Migration {
         version: 5,
         sql: V5,
+        alters: &[],
+        track: &[],
+    },
+    Migration {
+        version: 6,
+        sql: V6,
         alters: &[],
         track: &[],
     },
