@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::access::{self, Permission};
 use super::{history, new_id, now, Actor, ClinicError, FieldError, Result};
 
 /// Where an appointment stands.
@@ -144,6 +145,7 @@ pub fn book(
         return Err(ClinicError::Invalid(problems));
     }
     let tx = super::Atomic::begin(db)?;
+    access::require(&tx, actor, Permission::Appointments)?;
     super::patients::get(&tx, patient_id)?;
     let id = new_id();
     tx.execute(
@@ -176,6 +178,7 @@ pub fn get(db: &Connection, id: &str) -> Result<Appointment> {
 /// Moves an appointment to a new status, if that move is allowed from where it stands.
 pub fn set_status(db: &Connection, actor: &Actor, id: &str, to: Status) -> Result<()> {
     let tx = super::Atomic::begin(db)?;
+    access::require(&tx, actor, Permission::Appointments)?;
     let a = get(&tx, id)?;
     if !a.status.next().contains(&to) {
         return Err(ClinicError::Refused(format!(

@@ -49,8 +49,11 @@ pub fn record(
     Ok(())
 }
 
-/// A patient's history, newest first.
-pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Entry>> {
+/// A patient's history, newest first. For someone whose roles do not include reading notes,
+/// the text of visit edits and amendments is left out (the entries stay, so they see that the
+/// note changed, and who changed it).
+pub fn for_patient(db: &Connection, actor: &Actor, patient_id: &str) -> Result<Vec<Entry>> {
+    let may_read = super::access::may_read_notes(db, actor, patient_id)?;
     let mut st = db.prepare_cached(
         "SELECT h.at, coalesce(s.name, ''), h.device_id, h.entity, h.field, h.old_value, h.new_value
          FROM history h LEFT JOIN staff s ON s.id = h.staff_id
@@ -67,5 +70,15 @@ pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Entry>> {
             new_value: r.get(6)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut entries: Vec<Entry> = rows.collect::<rusqlite::Result<_>>()?;
+    if !may_read {
+        for e in entries
+            .iter_mut()
+            .filter(|e| e.entity == "visit" && !matches!(e.field.as_str(), "opened" | "finalised"))
+        {
+            e.old_value.clear();
+            e.new_value.clear();
+        }
+    }
+    Ok(entries)
 }

@@ -1,13 +1,16 @@
 //! The clinic's records: patients, appointments, visits, staff and the history of every change,
-//! as plain functions over the writer connection. Every write runs in one transaction with its
-//! history rows and names the person at the keyboard and this computer. Error messages never
-//! contain patient data.
+//! as plain functions over the writer connection. Every operation takes the signed-in person and
+//! checks what their roles allow (`access`); every write runs in one transaction with its
+//! history rows and names that person and this computer. Error messages never contain patient
+//! data.
 
+pub mod access;
 pub mod appointments;
 pub mod chart;
 pub mod demo;
 pub mod history;
 pub mod patients;
+pub mod pin;
 pub mod profile;
 pub mod search;
 pub mod staff;

@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::access::{self, Permission};
 use super::{chart, history, new_id, now, parse_date, Actor, ClinicError, FieldError, Result};
 
 /// The fields a person fills in.
@@ -213,6 +214,7 @@ fn check(fields: &PatientFields) -> Result<PatientFields> {
 pub fn create(db: &Connection, actor: &Actor, fields: &PatientFields) -> Result<Patient> {
     let f = check(fields)?;
     let tx = super::Atomic::begin(db)?;
+    access::require(&tx, actor, Permission::PatientDetails)?;
     let id = new_id();
     let chart_no = chart::next(&tx)?;
     let t = now();
@@ -232,6 +234,7 @@ pub fn create(db: &Connection, actor: &Actor, fields: &PatientFields) -> Result<
 pub fn update(db: &Connection, actor: &Actor, id: &str, fields: &PatientFields) -> Result<Patient> {
     let f = check(fields)?;
     let tx = super::Atomic::begin(db)?;
+    access::require(&tx, actor, Permission::PatientDetails)?;
     let before = get(&tx, id)?;
     let mut changed = false;
     for (column, _) in FIELDS {
@@ -258,6 +261,7 @@ pub fn update(db: &Connection, actor: &Actor, id: &str, fields: &PatientFields) 
 /// Archives (soft-deletes) or restores a patient.
 pub fn set_archived(db: &Connection, actor: &Actor, id: &str, archived: bool) -> Result<()> {
     let tx = super::Atomic::begin(db)?;
+    access::require(&tx, actor, Permission::PatientDetails)?;
     let before = get(&tx, id)?;
     if before.archived != archived {
         tx.execute(
@@ -325,6 +329,7 @@ pub fn merge(db: &Connection, actor: &Actor, kept: &str, absorbed: &str) -> Resu
         ));
     }
     let tx = super::Atomic::begin(db)?;
+    access::require(&tx, actor, Permission::PatientDetails)?;
     let keep = get(&tx, kept)?;
     let gone = get(&tx, absorbed)?;
     if !gone.merged_into.is_empty() || !keep.merged_into.is_empty() {
@@ -385,6 +390,7 @@ pub fn merge(db: &Connection, actor: &Actor, kept: &str, absorbed: &str) -> Resu
 /// Undoes a merge: the moved records go back and the absorbed patient is active again.
 pub fn undo_merge(db: &Connection, actor: &Actor, merge_id: &str) -> Result<()> {
     let tx = super::Atomic::begin(db)?;
+    access::require(&tx, actor, Permission::PatientDetails)?;
     let (kept, absorbed, moved, undone): (String, String, String, i64) = tx
         .query_row(
             "SELECT kept_id, absorbed_id, moved, undone_at FROM merges WHERE id = ?1",

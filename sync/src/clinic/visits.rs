@@ -6,6 +6,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::access::{self, Permission};
 use super::{history, new_id, now, parse_date, Actor, ClinicError, FieldError, Result};
 
 /// The parts of a note.
@@ -61,6 +62,9 @@ pub struct Visit {
     /// Parts of a finalised note that another computer changed before it learnt of the lock:
     /// (column, the text it wrote). The note itself keeps its finalised text.
     pub late_edits: Vec<(&'static str, String)>,
+    /// The clinical text was left out: the signed-in person's roles do not include reading
+    /// notes (a receptionist sees that a visit exists, not what it says).
+    pub withheld: bool,
 }
 
 impl Visit {
@@ -91,7 +95,19 @@ fn from_row(r: &Row) -> rusqlite::Result<Visit> {
         finalized_at: r.get(10)?,
         amendments: Vec::new(),
         late_edits: Vec::new(),
+        withheld: false,
     })
+}
+
+/// Leaves out what the signed-in person may not read.
+fn for_reader(mut v: Visit, may_read: bool) -> Visit {
+    if !may_read {
+        v.fields = VisitFields::default();
+        v.amendments.clear();
+        v.late_edits.clear();
+        v.withheld = true;
+    }
+    v
 }
 
 /// Puts the finalised copy of the note in place, if there is one (the earliest, when two
@@ -143,8 +159,7 @@ fn amendments(db: &Connection, visit_id: &str) -> Result<Vec<Amendment>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// One visit with its amendments.
-pub fn get(db: &Connection, id: &str) -> Result<Visit> {
+fn load(db: &Connection, id: &str) -> Result<Visit> {
     let mut v = db
         .prepare_cached(&format!("{SELECT} WHERE v.id = ?1"))?
         .query_row([id], from_row)
@@ -154,8 +169,17 @@ pub fn get(db: &Connection, id: &str) -> Result<Visit> {
     Ok(v)
 }
 
-/// A patient's visits, newest first, with amendments.
-pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Visit>> {
+/// One visit with its amendments, as far as the signed-in person may read it.
+pub fn get(db: &Connection, actor: &Actor, id: &str) -> Result<Visit> {
+    let v = load(db, id)?;
+    let may = access::may_read_notes(db, actor, &v.patient_id)?;
+    Ok(for_reader(v, may))
+}
+
+/// A patient's visits, newest first, with amendments, as far as the signed-in person may read
+/// them.
+pub fn for_patient(db: &Connection, actor: &Actor, patient_id: &str) -> Result<Vec<Visit>> {
+    let may = access::may_read_notes(db, actor, patient_id)?;
     let mut st = db.prepare_cached(&format!(
         "{SELECT} WHERE v.patient_id = ?1 ORDER BY v.visit_date DESC, v.rowid DESC"
     ))?;
@@ -165,7 +189,19 @@ pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Visit>> {
     for v in &mut visits {
         settle(db, v)?;
     }
-    Ok(visits)
+    Ok(visits.into_iter().map(|v| for_reader(v, may)).collect())
+}
+
+/// Records in the access log that the signed-in person read this visit's note (call when the
+/// note is shown with its text).
+pub fn record_reading(db: &Connection, actor: &Actor, id: &str) -> Result<()> {
+    let v = load(db, id)?;
+    if !access::may_read_notes(db, actor, &v.patient_id)? {
+        return Err(ClinicError::Refused(
+            "only nurses or doctors can read visit notes".into(),
+        ));
+    }
+    access::log(db, actor, access::Action::ReadVisit, &v.patient_id, id, "")
 }
 
 /// Opens a new, empty note for a patient seen by `clinician_id` on `date` (`YYYY-MM-DD`).
@@ -183,6 +219,7 @@ pub fn start(
         }]));
     }
     let tx = super::Atomic::begin(db)?;
+    access::require(&tx, actor, Permission::WriteNotes)?;
     super::patients::get(&tx, patient_id)?;
     let id = new_id();
     tx.execute(
@@ -201,7 +238,8 @@ fn locked() -> ClinicError {
 /// Saves a draft note (refused once the note is finalised).
 pub fn save(db: &Connection, actor: &Actor, id: &str, fields: &VisitFields) -> Result<Visit> {
     let tx = super::Atomic::begin(db)?;
-    let before = get(&tx, id)?;
+    access::require(&tx, actor, Permission::WriteNotes)?;
+    let before = load(&tx, id)?;
     if before.is_final() {
         return Err(locked());
     }
@@ -225,13 +263,14 @@ pub fn save(db: &Connection, actor: &Actor, id: &str, fields: &VisitFields) -> R
         }
     }
     tx.commit()?;
-    get(db, id)
+    load(db, id)
 }
 
 /// Finalises (locks) a note.
 pub fn finalize(db: &Connection, actor: &Actor, id: &str) -> Result<()> {
     let tx = super::Atomic::begin(db)?;
-    let v = get(&tx, id)?;
+    access::require(&tx, actor, Permission::FinaliseNotes)?;
+    let v = load(&tx, id)?;
     if v.is_final() {
         return Err(locked());
     }
@@ -289,7 +328,8 @@ pub fn amend(db: &Connection, actor: &Actor, id: &str, body: &str) -> Result<()>
         }]));
     }
     let tx = super::Atomic::begin(db)?;
-    let v = get(&tx, id)?;
+    access::require(&tx, actor, Permission::FinaliseNotes)?;
+    let v = load(&tx, id)?;
     if !v.is_final() {
         return Err(ClinicError::Refused(
             "a draft note is edited directly; amendments are for finalised notes".into(),

@@ -276,6 +276,66 @@ SELECT crsql_protect('final_notes', 'append-only');
 "
 );
 
+/// Who may do what (see `clinic::access`, `clinic::pin`): each person's PIN as a salted Argon2id
+/// hash, replicated so every computer checks it without the network; the access log (who opened
+/// which record, from which computer), append-only here and on merge; clinic-wide settings such as
+/// the idle time before the window locks. Wrong PINs are counted per person on each computer
+/// only (`pin_failures`, not replicated).
+const V7: &str = concat!(
+    "
+CREATE TABLE credentials (
+    staff_id TEXT PRIMARY KEY NOT NULL,
+    hash TEXT NOT NULL DEFAULT '',
+    set_at INTEGER NOT NULL DEFAULT 0,
+    set_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE access_log (
+    id TEXT PRIMARY KEY NOT NULL,
+    at INTEGER NOT NULL DEFAULT 0,
+    staff_id TEXT NOT NULL DEFAULT '',
+    device_id TEXT NOT NULL DEFAULT '',
+    action TEXT NOT NULL DEFAULT '',
+    patient_id TEXT NOT NULL DEFAULT '',
+    subject TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX access_log_patient ON access_log(patient_id, at);
+CREATE INDEX access_log_staff ON access_log(staff_id, action, at);
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE pin_failures (
+    staff_id TEXT PRIMARY KEY NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    last_at INTEGER NOT NULL DEFAULT 0
+);
+SELECT crsql_as_crr('credentials');
+SELECT crsql_as_crr('access_log');
+SELECT crsql_as_crr('settings');
+SELECT crsql_protect('access_log', 'append-only');
+SELECT crsql_protect('staff', 'keep-rows');
+",
+    refuse_local!(
+        "access_log_is_append_only BEFORE UPDATE ON access_log",
+        "the access log cannot be changed"
+    ),
+    "
+",
+    refuse_local!(
+        "access_log_is_kept BEFORE DELETE ON access_log",
+        "the access log cannot be deleted"
+    ),
+    "
+",
+    refuse_local!(
+        "staff_are_never_deleted BEFORE DELETE ON staff",
+        "staff are deactivated, never deleted"
+    ),
+    "
+"
+);
+
 /// All migrations, oldest first. Append; never edit one that has shipped.
 pub const CLINIC: &[Migration] = &[
     Migration {
@@ -319,6 +379,12 @@ pub const CLINIC: &[Migration] = &[
     Migration {
         version: 6,
         sql: V6,
+        alters: &[],
+        track: &[],
+    },
+    Migration {
+        version: 7,
+        sql: V7,
         alters: &[],
         track: &[],
     },
