@@ -43,7 +43,7 @@ impl Harness {
             h.w.app
                 .staff
                 .iter()
-                .find(|s| s.role == Role::Receptionist)
+                .find(|s| s.roles.has(Role::Receptionist))
                 .cloned()
                 .unwrap();
         h.send(Message::SwitchStaff(rita));
@@ -214,6 +214,15 @@ fn book_check_in_and_move_through_the_day() {
 #[test]
 fn a_visit_note_is_written_finalised_and_amended() {
     let mut h = Harness::new();
+    let doctor =
+        h.w.app
+            .staff
+            .iter()
+            .find(|s| s.roles.has(Role::Doctor))
+            .cloned()
+            .unwrap();
+    h.send(Message::SwitchStaff(doctor.clone()));
+    let actor = clinic::Actor::at_this_device(&h.store.writer(), &doctor.id).unwrap();
     h.create("Farid", "Haddad", "1960-05-05");
     h.send(Message::Patient(patient::Msg::StartVisit));
     let Route::Visit(visit_id) = h.w.app.route.clone() else {
@@ -229,24 +238,24 @@ fn a_visit_note_is_written_finalised_and_amended() {
         paste("tension headache"),
     )));
     h.send(Message::Visit(visit::Msg::Save));
-    let draft = visits::get(&h.store.writer(), &visit_id).unwrap();
+    let draft = visits::get(&h.store.writer(), &actor, &visit_id).unwrap();
     assert_eq!(draft.fields.diagnosis, "tension headache");
     h.send(Message::Visit(visit::Msg::Finalize));
     assert!(
-        !visits::get(&h.store.writer(), &visit_id)
+        !visits::get(&h.store.writer(), &actor, &visit_id)
             .unwrap()
             .is_final(),
         "asks first"
     );
     h.send(Message::Visit(visit::Msg::Finalize));
-    assert!(visits::get(&h.store.writer(), &visit_id)
+    assert!(visits::get(&h.store.writer(), &actor, &visit_id)
         .unwrap()
         .is_final());
     h.send(Message::Visit(visit::Msg::Amend(paste(
         "revised: migraine",
     ))));
     h.send(Message::Visit(visit::Msg::AddAmendment));
-    let v = visits::get(&h.store.writer(), &visit_id).unwrap();
+    let v = visits::get(&h.store.writer(), &actor, &visit_id).unwrap();
     assert_eq!(v.amendments.len(), 1);
     assert_eq!(
         v.fields.diagnosis, "tension headache",

@@ -20,7 +20,8 @@ fn desk() -> Desk {
     let store = Store::open(&dir.path().join("clinic.db"), schema::CLINIC).unwrap();
     let (actor, doctor) = {
         let db = store.writer();
-        let me = staff::add(&db, "Rita Front", Role::Receptionist).unwrap();
+        // The front desk, who also sees patients (a small clinic).
+        let me = staff::add(&db, "Rita Front", [Role::Receptionist, Role::Doctor]).unwrap();
         let doc = staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap();
         (Actor::at_this_device(&db, &me.id).unwrap(), doc.id)
     };
@@ -90,7 +91,7 @@ fn patients_get_valid_chart_numbers_and_edits_are_in_history() {
     f.allergies = "penicillin".into();
     let edited = patients::update(&db, &d.actor, &a.id, &f).unwrap();
     assert_eq!(edited.fields.allergies, "penicillin");
-    let h = history::for_patient(&db, &a.id).unwrap();
+    let h = history::for_patient(&db, &d.actor, &a.id).unwrap();
     let changes: Vec<(&str, &str, &str)> = h
         .iter()
         .map(|e| (e.field.as_str(), e.old_value.as_str(), e.new_value.as_str()))
@@ -103,7 +104,10 @@ fn patients_get_valid_chart_numbers_and_edits_are_in_history() {
     // Saving without changes adds nothing.
     let before = h.len();
     patients::update(&db, &d.actor, &a.id, &f).unwrap();
-    assert_eq!(history::for_patient(&db, &a.id).unwrap().len(), before);
+    assert_eq!(
+        history::for_patient(&db, &d.actor, &a.id).unwrap().len(),
+        before
+    );
     // History cannot be edited or deleted, even from SQL.
     for sql in ["UPDATE history SET new_value = 'x'", "DELETE FROM history"] {
         let err = db.execute(sql, []).unwrap_err().to_string();
@@ -187,7 +191,10 @@ fn duplicates_are_flagged_and_a_merge_can_be_undone() {
 
     let merge = patients::merge(&db, &d.actor, &keep.id, &dup.id).unwrap();
     assert_eq!(appointments::get(&db, &appt).unwrap().patient_id, keep.id);
-    assert_eq!(visits::get(&db, &visit).unwrap().patient_id, keep.id);
+    assert_eq!(
+        visits::get(&db, &d.actor, &visit).unwrap().patient_id,
+        keep.id
+    );
     let absorbed = patients::get(&db, &dup.id).unwrap();
     assert!(absorbed.archived && absorbed.merged_into == keep.id);
     assert_eq!(
@@ -197,14 +204,17 @@ fn duplicates_are_flagged_and_a_merge_can_be_undone() {
 
     patients::undo_merge(&db, &d.actor, &merge).unwrap();
     assert_eq!(appointments::get(&db, &appt).unwrap().patient_id, dup.id);
-    assert_eq!(visits::get(&db, &visit).unwrap().patient_id, dup.id);
+    assert_eq!(
+        visits::get(&db, &d.actor, &visit).unwrap().patient_id,
+        dup.id
+    );
     let back = patients::get(&db, &dup.id).unwrap();
     assert!(!back.archived && back.merged_into.is_empty());
     assert!(
         patients::undo_merge(&db, &d.actor, &merge).is_err(),
         "undone once only"
     );
-    let fields: Vec<String> = history::for_patient(&db, &keep.id)
+    let fields: Vec<String> = history::for_patient(&db, &d.actor, &keep.id)
         .unwrap()
         .into_iter()
         .map(|e| e.field)
@@ -310,14 +320,14 @@ fn finalised_notes_are_locked_and_amended() {
         "Diagnosis revised to migraine after follow-up call",
     )
     .unwrap();
-    let visit = visits::get(&db, &v).unwrap();
+    let visit = visits::get(&db, &d.actor, &v).unwrap();
     assert_eq!(
         visit.fields.diagnosis, "tension headache",
         "the note itself is unchanged"
     );
     assert_eq!(visit.amendments.len(), 1);
     assert_eq!(visit.amendments[0].staff_name, "Rita Front");
-    assert_eq!(visits::for_patient(&db, &p.id).unwrap().len(), 1);
+    assert_eq!(visits::for_patient(&db, &d.actor, &p.id).unwrap().len(), 1);
 }
 
 /// Edits made on another computer merge even into a locked note's visit row (the lock refuses
@@ -362,8 +372,8 @@ fn records_from_another_computer_merge_past_local_locks_with_their_history() {
     visits::finalize(&a.store.writer(), &a.actor, &visit).unwrap();
     exchange(&b, &a);
     exchange(&a, &b);
-    let va = visits::get(&a.store.writer(), &visit).unwrap();
-    let vb = visits::get(&b.store.writer(), &visit).unwrap();
+    let va = visits::get(&a.store.writer(), &a.actor, &visit).unwrap();
+    let vb = visits::get(&b.store.writer(), &b.actor, &visit).unwrap();
     assert_eq!(va, vb, "both computers hold the same note");
     assert!(
         va.is_final() && va.fields.findings.is_empty(),
@@ -380,7 +390,7 @@ fn records_from_another_computer_merge_past_local_locks_with_their_history() {
         .query_row("SELECT count(*) FROM crr_quarantine", [], |r| r.get(0))
         .unwrap();
     assert_eq!(held, 0);
-    let devices: Vec<String> = history::for_patient(&a.store.writer(), &patient.id)
+    let devices: Vec<String> = history::for_patient(&a.store.writer(), &a.actor, &patient.id)
         .unwrap()
         .into_iter()
         .map(|e| e.device_id)

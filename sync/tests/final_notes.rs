@@ -81,7 +81,11 @@ fn a_late_edit_from_another_computer_never_changes_a_finalised_note() {
     send(&surgery, &laptop);
     let seen: Vec<visits::Visit> = [&surgery, &laptop]
         .iter()
-        .map(|c| visits::get(&c.store.writer(), &visit).unwrap())
+        .map(|c| {
+            let db = c.store.writer();
+            let actor = Actor::at_this_device(&db, &doctor).unwrap();
+            visits::get(&db, &actor, &visit).unwrap()
+        })
         .collect();
     for (name, v) in ["surgery", "laptop"].iter().zip(&seen) {
         assert!(v.is_final(), "final on the {name}");
@@ -126,10 +130,10 @@ fn a_tampered_computer_cannot_rewrite_a_finalised_note_elsewhere() {
     }
     send(&tampered, &surgery);
     let db = surgery.store.writer();
-    let v = visits::get(&db, &visit).unwrap();
+    let actor = Actor::at_this_device(&db, &doctor).unwrap();
+    let v = visits::get(&db, &actor, &visit).unwrap();
     assert!(v.is_final(), "still locked");
     assert_eq!(v.fields.plan, "rest, fluids", "the finalised text is kept");
-    let actor = Actor::at_this_device(&db, &doctor).unwrap();
     assert!(
         visits::save(&db, &actor, &visit, &note("edited after all")).is_err(),
         "and it cannot be edited here"
@@ -149,7 +153,7 @@ fn notes_finalised_before_the_upgrade_keep_their_text() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("carebook.db");
     let before_final_copies = &schema::CLINIC[..5];
-    let visit = {
+    let (visit, doctor) = {
         let older = Store::open(&path, before_final_copies).unwrap();
         let db = older.writer();
         let doctor = staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap().id;
@@ -168,7 +172,7 @@ fn notes_finalised_before_the_upgrade_keep_their_text() {
             [&doctor],
         )
         .unwrap();
-        v
+        (v, doctor)
     };
     let store = Store::open(&path, schema::CLINIC).unwrap();
     let db = store.writer();
@@ -176,7 +180,8 @@ fn notes_finalised_before_the_upgrade_keep_their_text() {
         "DROP TRIGGER finalised_visits_are_locked; UPDATE visits SET plan = 'changed later'",
     )
     .unwrap();
-    let v = visits::get(&db, &visit).unwrap();
+    let actor = Actor::at_this_device(&db, &doctor).unwrap();
+    let v = visits::get(&db, &actor, &visit).unwrap();
     assert!(v.is_final());
     assert_eq!(v.fields.plan, "rest, fluids");
     assert_eq!(v.late_edits, vec![("plan", "changed later".to_string())]);

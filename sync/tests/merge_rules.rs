@@ -115,7 +115,7 @@ fn a_removal_deleted_by_the_removed_computer_is_kept_everywhere() {
 #[test]
 fn a_tampered_computer_cannot_delete_visits_or_rewrite_history_elsewhere() {
     let (front, tampered) = (computer(), computer());
-    let (visit, patient) = {
+    let (visit, patient, actor) = {
         let db = front.store.writer();
         let doctor = staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap().id;
         let actor = Actor::at_this_device(&db, &doctor).unwrap();
@@ -127,7 +127,7 @@ fn a_tampered_computer_cannot_delete_visits_or_rewrite_history_elsewhere() {
         };
         let p = patients::create(&db, &actor, &fields).unwrap();
         let v = visits::start(&db, &actor, &p.id, &doctor, "2026-12-02").unwrap();
-        (v, p.id)
+        (v, p.id, actor)
     };
     send(&front, &tampered);
     // Past its own rules (triggers dropped), the tampered computer deletes the visit and
@@ -143,7 +143,10 @@ fn a_tampered_computer_cannot_delete_visits_or_rewrite_history_elsewhere() {
     }
     send(&tampered, &front);
     let db = front.store.writer();
-    assert!(visits::get(&db, &visit).is_ok(), "the visit is kept");
+    assert!(
+        visits::get(&db, &actor, &visit).is_ok(),
+        "the visit is kept"
+    );
     let values: Vec<String> = db
         .prepare("SELECT new_value FROM history WHERE patient_id = ?1")
         .unwrap()

@@ -6,7 +6,7 @@ use carebook_sync::backup::schedule;
 use carebook_sync::backup::Passphrase;
 use carebook_sync::clinic::{
     profile,
-    staff::{self, Role},
+    staff::{self, Role, Roles},
 };
 use carebook_sync::identity::Identity;
 use iced::widget::{button, column, container, pick_list, row, text, text_input};
@@ -100,7 +100,7 @@ impl FirstRun {
             text_input("Riverside Family Practice", &self.clinic)
                 .on_input(Msg::Clinic)
                 .padding(8),
-            text("You, the first member of staff (colleagues can be added later)"),
+            text("You, the first member of staff and the clinic's first administrator (colleagues can be added later)"),
             row![
                 text_input("Your name", &self.name)
                     .on_input(Msg::Name)
@@ -166,7 +166,8 @@ fn start(
     let db = store.writer();
     let tx = db.unchecked_transaction().map_err(|e| e.to_string())?;
     profile::ensure(&tx, clinic).map_err(|e| e.to_string())?;
-    staff::add(&tx, name, role).map_err(|e| e.to_string())?;
+    // The clinic's first person is its first administrator, in whatever role they also work.
+    staff::add(&tx, name, Roles::from(role).with(Role::Admin)).map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())?;
     Ok(())
 }

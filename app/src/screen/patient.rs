@@ -28,12 +28,13 @@ pub struct Loaded {
     pub merge: Option<String>,
 }
 
-fn load(db: &CrrConnection, id: &str) -> clinic::Result<Loaded> {
+fn load(db: &CrrConnection, actor: Option<&Actor>, id: &str) -> clinic::Result<Loaded> {
+    let actor = actor.ok_or_else(|| clinic::ClinicError::Refused("sign in first".into()))?;
     let patient = patients::get(db, id)?;
     Ok(Loaded {
         appointments: appointments::for_patient(db, id)?,
-        visits: visits::for_patient(db, id)?,
-        history: history::for_patient(db, id)?,
+        visits: visits::for_patient(db, actor, id)?,
+        history: history::for_patient(db, actor, id)?,
         duplicates: patients::possible_duplicates(db, &patient.fields, Some(id))?,
         merge: patients::merge_of(db, id)?,
         patient,
@@ -94,9 +95,13 @@ impl PatientPage {
 
     /// Reads the page again.
     pub fn refresh(&self, ctx: &Context) -> Task<Msg> {
-        let id = self.id.clone();
+        let (id, actor) = (self.id.clone(), ctx.actor());
         ctx.runner
-            .read(move |db| load(db, &id).map(Box::new).map_err(|e| e.to_string()))
+            .read(move |db| {
+                load(db, actor.as_ref(), &id)
+                    .map(Box::new)
+                    .map_err(|e| e.to_string())
+            })
             .map(Msg::Loaded)
     }
 
@@ -104,7 +109,7 @@ impl PatientPage {
         self.data = Some(data);
         self.doctors = staff
             .iter()
-            .filter(|s| s.role == Role::Doctor)
+            .filter(|s| s.roles.has(Role::Doctor))
             .cloned()
             .collect();
         if self.book_at.is_empty() {
@@ -349,7 +354,7 @@ impl PatientPage {
             Msg::StartVisit => {
                 let clinician = ctx
                     .me
-                    .filter(|s| s.role == Role::Doctor)
+                    .filter(|s| s.roles.has(Role::Doctor))
                     .or(self.book_with.as_ref())
                     .map(|s| s.id.clone())
                     .unwrap_or_default();

@@ -46,10 +46,11 @@ impl VisitEditor {
 
     /// Reads the note and its patient's name again.
     pub fn refresh(&self, ctx: &Context) -> Task<Msg> {
-        let id = self.id.clone();
+        let (id, actor) = (self.id.clone(), ctx.actor());
         ctx.runner
             .read(move |db| {
-                let v = visits::get(db, &id).map_err(|e| e.to_string())?;
+                let actor = actor.ok_or("sign in first")?;
+                let v = visits::get(db, &actor, &id).map_err(|e| e.to_string())?;
                 let p = carebook_sync::clinic::patients::get(db, &v.patient_id)
                     .map_err(|e| e.to_string())?;
                 Ok(Box::new((v, p.display_name())))
