@@ -5,7 +5,7 @@
 //! made elsewhere (another computer, the sqlite3 shell) show without touching what is typed.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use carebook_sync::clinic::staff::{self, Staff};
 use carebook_sync::net::node::Node;
@@ -20,7 +20,7 @@ use crate::context::{Context, Folders};
 use crate::nav::{Event, Route, Setup};
 use crate::probe::{self, Probe};
 use crate::screen::{
-    about, backups, first_run, form, patient, patients, peers, scan, today, visit,
+    about, backups, first_run, form, patient, patients, peers, scan, sign_in, today, visit,
 };
 use crate::theme;
 
@@ -53,6 +53,8 @@ pub enum Message {
     Backups(backups::Msg),
     About(about::Msg),
     Scan(scan::Msg),
+    /// The sign-in and lock screen, over whatever screen is open.
+    SignIn(sign_in::Msg),
     // What the app itself hears.
     StaffLoaded(Result<Vec<Staff>, String>),
     /// Committed changes were announced (by this window, a merge or another program); the
@@ -71,13 +73,27 @@ pub enum Message {
     Frame,
     SwitchStaff(Staff),
     ToggleTheme,
+    /// The person touched the keyboard or the mouse.
+    Activity,
+    /// Time to see whether the window has been idle too long (it then locks).
+    IdleCheck(Instant),
 }
+
+/// How long the window waits, untouched, before it locks (until the clinic sets its own).
+pub const IDLE_LOCK: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug)]
 pub struct App {
     pub runner: Runner,
     pub staff: Vec<Staff>,
+    /// Who signed in last (kept while the window is locked, so the same person gets back to what
+    /// they were typing).
     pub me: Option<Staff>,
+    /// The sign-in or lock screen, shown instead of everything else while set.
+    pub lock: Option<sign_in::SignIn>,
+    /// When the person last touched the window, and how long idle locks it.
+    pub last_activity: Instant,
+    pub idle_lock: Duration,
     pub device_id: String,
     pub route: Route,
     trail: Vec<Route>,
@@ -159,6 +175,9 @@ impl App {
             runner,
             staff: Vec::new(),
             me: None,
+            lock: None,
+            last_activity: Instant::now(),
+            idle_lock: IDLE_LOCK,
             device_id,
             route: Route::Patients,
             trail: Vec::new(),
@@ -323,8 +342,36 @@ impl App {
             }
             Some(Event::Begin(setup)) => self.begin(setup),
             Some(Event::Started) => self.load_staff(),
+            Some(Event::SignedIn(s)) => self.signed_in(s),
         };
         Task::batch([task, next])
+    }
+
+    /// Someone proved who they are: the same person gets back what they left; another person
+    /// starts from the patient list (nothing of the last person's typing is shown to them).
+    fn signed_in(&mut self, s: Staff) -> Task<Message> {
+        self.lock = None;
+        self.last_activity = Instant::now();
+        let same = self.me.as_ref().is_some_and(|m| m.id == s.id);
+        self.notice = (!same).then(|| format!("{} is now at the keyboard", s.name));
+        self.me = Some(s);
+        if !self.opened {
+            return self.staff_loaded(self.staff.clone());
+        }
+        if same {
+            return Task::none();
+        }
+        self.trail.clear();
+        self.patients = patients::Patients::default();
+        self.show(Route::Patients)
+    }
+
+    /// Locks the window: the lock screen shows no patient data; the open screen keeps its state
+    /// for the same person.
+    fn lock_now(&mut self) {
+        if self.me.is_some() && self.lock.is_none() {
+            self.lock = Some(sign_in::SignIn::locked(self.me.clone()));
+        }
     }
 
     fn staff_loaded(&mut self, staff: Vec<Staff>) -> Task<Message> {
@@ -332,8 +379,11 @@ impl App {
         if let Some(me) = &self.me {
             self.me = self.staff.iter().find(|s| s.id == me.id).cloned();
         }
-        if self.me.is_none() {
-            self.me = self.staff.first().cloned();
+        if self.me.is_none() && !self.staff.is_empty() {
+            // Nobody has signed in yet: the window opens on the sign-in screen.
+            self.lock.get_or_insert_with(sign_in::SignIn::default);
+            self.setup = None;
+            return Task::none();
         }
         if self.me.is_none() {
             // Joining or restoring: stay there until the records (and staff) arrive.
@@ -356,6 +406,18 @@ impl App {
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
+        let navigation = matches!(
+            message,
+            Message::Go(_)
+                | Message::Back
+                | Message::StartOver
+                | Message::FocusSearch
+                | Message::FocusNext
+                | Message::FocusPrevious
+        );
+        if self.lock.is_some() && navigation {
+            return Task::none();
+        }
         match message {
             Message::FirstRun(m) => on_screen!(self, FirstRun, m, |s, ctx| s.update(m, ctx)),
             Message::Patients(m) => {
@@ -426,8 +488,27 @@ impl App {
             Message::FocusNext => operation::focus_next(),
             Message::FocusPrevious => operation::focus_previous(),
             Message::SwitchStaff(s) => {
-                self.notice = Some(format!("{} is now at the keyboard", s.name));
-                self.me = Some(s);
+                // Switching person needs the new person's PIN.
+                self.lock = Some(sign_in::SignIn::for_person(s, self.me.clone()));
+                operation::focus(sign_in::PIN)
+            }
+            Message::SignIn(m) => {
+                let ctx = context!(self);
+                let Some(lock) = self.lock.as_mut() else {
+                    return Task::none();
+                };
+                let (task, event) = lock.update(m, &ctx);
+                let task = task.map(Message::SignIn);
+                self.follow(task, event)
+            }
+            Message::Activity => {
+                self.last_activity = Instant::now();
+                Task::none()
+            }
+            Message::IdleCheck(now) => {
+                if now.saturating_duration_since(self.last_activity) >= self.idle_lock {
+                    self.lock_now();
+                }
                 Task::none()
             }
             Message::ToggleTheme => {
@@ -480,7 +561,7 @@ impl App {
     }
 
     pub fn title(&self) -> String {
-        match &self.me {
+        match self.me.as_ref().filter(|_| self.lock.is_none()) {
             Some(me) => format!("Carebook — {}", me.name),
             None => "Carebook".into(),
         }
@@ -499,6 +580,13 @@ impl App {
             }
             _ => Subscription::none(),
         };
+        // While someone is signed in and the window is open, it looks every few seconds
+        // whether it has been idle too long.
+        let idle = if self.me.is_some() && self.lock.is_none() {
+            iced::time::every(Duration::from_secs(5)).map(Message::IdleCheck)
+        } else {
+            Subscription::none()
+        };
         Subscription::batch([
             probe,
             progress,
@@ -507,6 +595,14 @@ impl App {
                 .map(|m| autobackup::subscription(m).map(Message::BackupsOverdue))
                 .unwrap_or_else(Subscription::none),
             keyboard::listen().filter_map(shortcut),
+            idle,
+            iced::event::listen_with(|event, _status, _window| match event {
+                iced::Event::Keyboard(keyboard::Event::KeyPressed { .. })
+                | iced::Event::Mouse(
+                    iced::mouse::Event::ButtonPressed(_) | iced::mouse::Event::WheelScrolled { .. },
+                ) => Some(Message::Activity),
+                _ => None,
+            }),
             iced::event::listen_with(|event, _status, _window| match event {
                 iced::Event::Keyboard(keyboard::Event::KeyPressed {
                     key: Key::Named(Named::Escape),
@@ -518,6 +614,9 @@ impl App {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
+        if let Some(lock) = &self.lock {
+            return lock.view(&self.staff).map(Message::SignIn);
+        }
         let body: Element<'_, Message> = match &self.screen {
             Screen::FirstRun(f) => {
                 return column![self.notice_bar(), f.view().map(Message::FirstRun)].into()

@@ -41,6 +41,8 @@ pub enum Event {
     Begin(Setup),
     /// The clinic was made on this computer: its staff can be loaded.
     Started,
+    /// This person proved who they are (PIN): they are at the keyboard now.
+    SignedIn(carebook_sync::clinic::staff::Staff),
 }
 
 /// The event for the result of a write: where to go next, or why it failed. A write needs no

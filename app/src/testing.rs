@@ -17,6 +17,9 @@ use crate::backend::Runner;
 use crate::context::Folders;
 
 /// A test instance's folders: the temporary data folder, secrets in files.
+/// The PIN the tests' people choose.
+pub const PIN: &str = "402917";
+
 pub fn folders(dir: &Path) -> Folders {
     Folders {
         data: dir.to_path_buf(),
@@ -128,6 +131,32 @@ impl Window {
             .block_on(async { Box::pin(crate::autobackup::looks(making)).next().await })
             .expect("a look");
         self.send(Message::BackupsOverdue(overdue))
+    }
+
+    /// Signs `name` in through the sign-in screen with `pin` (set as their first PIN when they
+    /// have none yet), as a person at the keyboard would.
+    pub fn sign_in(&mut self, name: &str, pin: &str) {
+        use crate::screen::sign_in::Msg;
+        let who = self
+            .app
+            .staff
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} is on the staff list"));
+        if self.app.lock.is_none() {
+            self.send(Message::SwitchStaff(who.clone()));
+        }
+        for m in [Msg::Choose(who), Msg::Secret(pin.into()), Msg::Submit] {
+            self.send(Message::SignIn(m));
+        }
+        if self.app.lock.as_ref().is_some_and(|l| l.new_pin) {
+            for m in [Msg::Secret(pin.into()), Msg::Again(pin.into()), Msg::Submit] {
+                self.send(Message::SignIn(m));
+            }
+        }
+        let left = self.app.lock.as_ref().and_then(|l| l.message.clone());
+        assert!(self.app.lock.is_none(), "signed in: {left:?}");
     }
 
     /// Lets announced changes reach the open screen.

@@ -3,6 +3,7 @@
 //! click and type through creating and finding a patient.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use carebook_sync::clinic::appointments::Status;
 use carebook_sync::clinic::patients::PatientFields;
@@ -16,6 +17,7 @@ use crate::app::{shortcut, Message, Screen};
 use crate::nav::Route;
 use crate::screen::{form, patient, patients, today, visit};
 use crate::testing::Window;
+use crate::testing::PIN;
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -39,14 +41,7 @@ impl Harness {
             store,
             w,
         };
-        let rita =
-            h.w.app
-                .staff
-                .iter()
-                .find(|s| s.roles.has(Role::Receptionist))
-                .cloned()
-                .unwrap();
-        h.send(Message::SwitchStaff(rita));
+        h.w.sign_in("Rita Front", PIN);
         h
     }
 
@@ -221,7 +216,7 @@ fn a_visit_note_is_written_finalised_and_amended() {
             .find(|s| s.roles.has(Role::Doctor))
             .cloned()
             .unwrap();
-    h.send(Message::SwitchStaff(doctor.clone()));
+    h.w.sign_in("Dr Ada Osei", PIN);
     let actor = clinic::Actor::at_this_device(&h.store.writer(), &doctor.id).unwrap();
     h.create("Farid", "Haddad", "1960-05-05");
     h.send(Message::Patient(patient::Msg::StartVisit));
@@ -404,6 +399,11 @@ fn first_run_starts_a_clinic_with_its_name_the_first_staff_and_the_passphrase() 
     assert!(clinic::staff::list(&store.writer()).unwrap().is_empty());
     send(&mut w, F::Confirm("a long clinic passphrase".into()));
     send(&mut w, F::Start);
+    assert!(
+        w.app.lock.is_some(),
+        "the first person signs in, setting their PIN"
+    );
+    w.sign_in("Rita", PIN);
     assert_eq!(w.app.me.as_ref().map(|s| s.name.as_str()), Some("Rita"));
     assert!(matches!(w.app.screen, Screen::Patients));
     let db = store.writer();
@@ -537,5 +537,117 @@ fn about_shows_what_the_it_helper_asks_for_and_copies_it() {
             )
             .as_str()
         )
+    );
+}
+
+/// The visit editor's first section as typed.
+fn typed_complaint(h: &Harness) -> Option<String> {
+    match &h.w.app.screen {
+        Screen::Visit(v) => Some(v.sections[0].text()),
+        _ => None,
+    }
+}
+
+#[test]
+fn an_idle_window_locks_without_patient_data_and_the_same_person_gets_their_typing_back() {
+    let mut h = Harness::new();
+    h.w.sign_in("Dr Ada Osei", PIN);
+    h.create("Farid", "Haddad", "1960-05-05");
+    h.send(Message::Patient(patient::Msg::StartVisit));
+    let paste = text_editor::Action::Edit(text_editor::Edit::Paste(Arc::new(
+        "headache for 3 da".into(),
+    )));
+    h.send(Message::Visit(visit::Msg::Edit(0, paste)));
+    // Four minutes untouched: still open. Six: locked.
+    let touched = h.w.app.last_activity;
+    h.send(Message::IdleCheck(touched + Duration::from_secs(4 * 60)));
+    assert!(h.w.app.lock.is_none());
+    h.send(Message::IdleCheck(touched + Duration::from_secs(6 * 60)));
+    assert!(h.w.app.lock.is_some(), "locked after five idle minutes");
+    let mut shown = iced_test::simulator(h.w.app.view());
+    assert!(shown.find("Carebook is locked").is_ok());
+    for private in ["Haddad", "Farid", "headache"] {
+        assert!(
+            shown.find(private).is_err(),
+            "{private} is not on the lock screen"
+        );
+    }
+    drop(shown);
+    // Navigation does nothing behind the lock.
+    h.send(Message::Go(Route::Today));
+    assert!(matches!(h.w.app.screen, Screen::Visit(_)));
+    h.w.sign_in("Dr Ada Osei", PIN);
+    assert_eq!(
+        typed_complaint(&h).as_deref().map(str::trim_end),
+        Some("headache for 3 da"),
+        "the same person finds the half-typed note"
+    );
+}
+
+#[test]
+fn switching_person_needs_their_pin_and_shows_them_none_of_the_last_persons_typing() {
+    let mut h = Harness::new();
+    h.w.sign_in("Dr Ada Osei", PIN);
+    h.create("Farid", "Haddad", "1960-05-05");
+    h.send(Message::Patient(patient::Msg::StartVisit));
+    let paste = text_editor::Action::Edit(text_editor::Edit::Paste(Arc::new("private".into())));
+    h.send(Message::Visit(visit::Msg::Edit(0, paste)));
+    let rita =
+        h.w.app
+            .staff
+            .iter()
+            .find(|s| s.name == "Rita Front")
+            .cloned()
+            .unwrap();
+    h.send(Message::SwitchStaff(rita.clone()));
+    assert!(h.w.app.lock.is_some(), "the new person's PIN is asked for");
+    use crate::screen::sign_in::Msg as S;
+    h.send(Message::SignIn(S::Secret("999999".into())));
+    h.send(Message::SignIn(S::Submit));
+    let lock = h.w.app.lock.as_ref().expect("a wrong PIN does not open");
+    assert!(
+        lock.message.as_deref().unwrap_or("").contains("not right"),
+        "{lock:?}"
+    );
+    assert_eq!(
+        h.w.app.me.as_ref().map(|s| s.name.as_str()),
+        Some("Dr Ada Osei")
+    );
+    h.w.sign_in("Rita Front", PIN);
+    assert_eq!(
+        h.w.app.me.as_ref().map(|s| s.name.as_str()),
+        Some("Rita Front")
+    );
+    assert!(matches!(h.w.app.screen, Screen::Patients), "a fresh start");
+    assert!(typed_complaint(&h).is_none());
+}
+
+#[test]
+fn wrong_pins_are_told_with_a_growing_wait_and_recorded() {
+    let mut h = Harness::new();
+    let touched = h.w.app.last_activity;
+    h.send(Message::IdleCheck(touched + Duration::from_secs(3600)));
+    use crate::screen::sign_in::Msg as S;
+    let mut told = Vec::new();
+    for _ in 0..3 {
+        h.send(Message::SignIn(S::Secret("000000".into())));
+        h.send(Message::SignIn(S::Submit));
+        told.push(h.w.app.lock.as_ref().unwrap().message.clone().unwrap());
+    }
+    assert_eq!(told[0], "That PIN is not right. Try again.");
+    assert!(told[1].contains("Wait 2 seconds"), "{told:?}");
+    assert!(told[2].contains("wait"), "too soon: {told:?}");
+    let recorded: i64 = h
+        .store
+        .writer()
+        .query_row(
+            "SELECT count(*) FROM access_log WHERE action = 'wrong PIN'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        recorded, 2,
+        "both wrong PINs are recorded (the third came too soon)"
     );
 }

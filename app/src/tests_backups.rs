@@ -16,7 +16,7 @@ use crate::app::{Message, Screen};
 use crate::nav::{Route, Setup};
 use crate::screen::backups::{Backups, Msg};
 use crate::screen::first_run::Msg as FirstRun;
-use crate::testing::Window;
+use crate::testing::{Window, PIN};
 
 const PASSPHRASE: &str = "river stones and tea";
 
@@ -49,6 +49,7 @@ impl Computer {
         ] {
             c.send(Message::FirstRun(m));
         }
+        c.w.sign_in("Dr Ada Osei", PIN);
         assert!(matches!(c.w.app.screen, Screen::Patients), "started");
         let me = c.w.app.me.clone().unwrap();
         let actor = Actor::at_this_device(&c.store.writer(), &me.id).unwrap();
@@ -188,7 +189,8 @@ fn a_fresh_computer_restores_the_clinic_with_its_own_identity_after_accepting_th
     b.backups(Msg::AcceptSigner(true));
     b.backups(Msg::Import);
     assert_eq!(b.families(), ["Okafor"]);
-    // The staff arrived with the records: the app opens on the patients.
+    // The staff arrived with the records, their PINs too: the same PIN signs in here.
+    b.w.sign_in("Dr Ada Osei", PIN);
     assert!(
         matches!(b.w.app.screen, Screen::Patients),
         "{:?}",
@@ -300,6 +302,7 @@ fn joining_waits_on_the_computers_screen_until_the_clinic_s_records_arrive() {
     // The clinic's staff arrive (as a merge from the computer that accepted this one).
     clinic::staff::add(&c.store.writer(), "Rita Front", Role::Receptionist).unwrap();
     c.w.settle();
+    c.w.sign_in("Rita Front", PIN);
     assert!(
         matches!(c.w.app.screen, Screen::Patients),
         "{:?}",

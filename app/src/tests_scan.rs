@@ -22,7 +22,7 @@ use image::{GrayImage, RgbaImage};
 use crate::app::{Message, Screen};
 use crate::nav::Route;
 use crate::screen::scan::{Live, Msg, OpenCamera, Scan};
-use crate::testing::{runtime, Window};
+use crate::testing::{runtime, Window, PIN};
 
 /// A computer: its own folder, database, identity and node.
 struct Computer {
@@ -75,6 +75,7 @@ impl Joining {
             app.camera = camera
         });
         let mut j = Joining { computer, w };
+        j.w.sign_in("Rita Front", PIN);
         j.send(Message::Go(Route::Peers));
         j.send(Message::Go(Route::Scan));
         j

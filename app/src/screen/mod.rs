@@ -8,5 +8,6 @@ pub mod patient;
 pub mod patients;
 pub mod peers;
 pub mod scan;
+pub mod sign_in;
 pub mod today;
 pub mod visit;
