@@ -7,12 +7,12 @@
 //! The window needs a display: the current `$DISPLAY`, or an Xvfb this benchmark starts.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use carebook_sync::clinic::{demo, search};
+use carebook_sync::clinic::{demo, pin, search};
 use carebook_sync::store::{schema, CrrConnection, Store};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -59,11 +59,16 @@ fn window(dir: &std::path::Path, display: &str, probe: &[&str]) -> Option<std::p
         .args(["--discovery", "off"])
         .env("DISPLAY", display)
         .env("ICED_BACKEND", "tiny-skia")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .ok()
 }
+
+/// Who the patient probe signs in as (a doctor of the demo clinic), and the PIN set for them.
+const PROBE_PERSON: &str = "Dr Ada Osei";
+const PROBE_PIN: &str = "402917";
 
 fn first_frame(dir: &std::path::Path, display: &str) -> Option<(f64, f64)> {
     let t = Instant::now();
@@ -121,6 +126,8 @@ fn live(dir: &std::path::Path, display: &str) -> Option<(f64, Vec<f64>)> {
         })
         .ok()?;
     let mut child = window(dir, display, &["--patient-probe", &id])?;
+    // The probe signs in as anyone would: a name and that person's PIN.
+    writeln!(child.stdin.take()?, "{PROBE_PERSON}\t{PROBE_PIN}").ok()?;
     let (tx, rx) = mpsc::channel();
     let out = child.stdout.take()?;
     std::thread::spawn(move || {
@@ -175,7 +182,9 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("carebook.db"), schema::CLINIC).unwrap();
     let t = Instant::now();
-    demo::fill(&store.writer(), n, 11).unwrap();
+    let staff = demo::fill(&store.writer(), n, 11).unwrap();
+    let doctor = staff.iter().find(|s| s.name == PROBE_PERSON).unwrap();
+    pin::set_first(&store.writer(), &doctor.id, PROBE_PIN).unwrap();
     println!(
         "BENCH fill_patients_per_s {:.0}",
         n as f64 / t.elapsed().as_secs_f64()

@@ -14,7 +14,7 @@ use carebook_sync::net::serve::{self, Config, Running};
 use crate::app::App;
 use crate::backend::Runner;
 use crate::context::Folders;
-use crate::probe::Probe;
+use crate::probe::{self, Probe};
 use crate::theme;
 
 /// How many made-up patients `--demo` adds.
@@ -41,6 +41,10 @@ pub fn run(
             eprintln!("carebook: --demo adds made-up records to a new database only; this one already has staff");
         }
     }
+    let signed_in = match &probe {
+        Probe::Patient(_) => Some(probe::sign_in_from_stdin(&store)?),
+        _ => None,
+    };
     let running = start_node(dir, &store, discovery);
     let node = running.as_ref().map(|r| r.node.clone());
     let port = running.as_ref().map_or(0, |r| r.addr.port());
@@ -58,6 +62,7 @@ pub fn run(
                 folders.clone(),
             );
             app.probe = probe.clone();
+            app.me = signed_in.clone();
             (app, task)
         },
         App::update,

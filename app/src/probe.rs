@@ -1,7 +1,8 @@
 //! What the benchmarks ask of a running window: print when the first frame is drawn (with
 //! the peak memory) and exit, or keep a patient's page open and print a digest of its phone
 //! number each time the page shows a new one (the benchmark changes it from another process).
-//! The digest, not the number, so no patient data reaches the output.
+//! The digest, not the number, so no patient data reaches the output. A patient probe signs in
+//! like anyone else: the benchmark writes a name and that person's PIN to standard input.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -13,6 +14,28 @@ pub enum Probe {
     FirstFrame,
     /// The page of this patient: `shown <digest>` on each new phone number.
     Patient(String),
+}
+
+/// Reads "name<TAB>PIN" from standard input and signs that person in with the PIN.
+pub fn sign_in_from_stdin(
+    store: &carebook_sync::store::Store,
+) -> anyhow::Result<carebook_sync::clinic::staff::Staff> {
+    use carebook_sync::clinic::{now, pin, staff};
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let (name, secret) = line
+        .trim_end_matches(['\r', '\n'])
+        .split_once('\t')
+        .ok_or_else(|| anyhow::anyhow!("the probe reads a name and a PIN, tab-separated"))?;
+    let db = store.writer();
+    let who = staff::list(&db)?
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| anyhow::anyhow!("no such person on the staff list"))?;
+    match pin::sign_in(&db, &who.id, secret, now())? {
+        pin::SignIn::Welcome(_) => Ok(who),
+        _ => anyhow::bail!("the PIN did not sign in"),
+    }
 }
 
 /// The peak resident set size in KiB (Linux: VmHWM); None elsewhere.
