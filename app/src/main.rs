@@ -16,6 +16,7 @@ mod cli;
 mod cli_backup;
 mod cli_pair_image;
 mod cli_schedule;
+mod cli_staff;
 mod clock;
 mod context;
 mod dialogs;
@@ -112,6 +113,9 @@ enum Command {
     Remove { id: String },
     /// Make, check or import a signed, encrypted backup of the clinic's records.
     Backup(cli_backup::Args),
+    /// The staff list: list, add, edit, deactivate, reactivate, reset a PIN (an administrator's
+    /// name and PIN are read from standard input).
+    Staff(cli_staff::Args),
 }
 
 /// mDNS discovery choices for `serve`.
@@ -191,6 +195,7 @@ fn main() -> ExitCode {
             Some(Command::Accept { id }) => cli::accept(&dir, &id),
             Some(Command::Remove { id }) => cli::remove(&dir, &id),
             Some(Command::Backup(args)) => cli_backup::run(&dir, args),
+            Some(Command::Staff(args)) => cli_staff::run(&dir, args),
         }
     })();
     match result {
