@@ -1,8 +1,6 @@
 //! `carebook staff ...` from the command line: authorised by an administrator's name and PIN on
 //! standard input, refused with a clear message (and exit code 1) otherwise.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -13,7 +11,7 @@ use carebook_sync::store::{schema, Store};
 
 /// Runs `carebook staff ARGS` over `dir` with `input` on standard input.
 fn staff_cmd(dir: &Path, input: &str, args: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(common::BIN)
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carebook"))
         .arg("staff")
         .args(args)
         .arg("--data-dir")
