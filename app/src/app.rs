@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use carebook_sync::clinic::access::{self, Permission};
 use carebook_sync::clinic::staff::{self, Staff};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::Summary;
@@ -218,6 +219,19 @@ impl App {
             );
         if self.me.is_none() && !setting_up {
             return Task::none();
+        }
+        // The computers and the backups are the administrators' (the library refuses their
+        // work too; this says so before a screen opens).
+        let needs = match route {
+            Route::Peers | Route::Scan => Some(Permission::Computers),
+            Route::Backups => Some(Permission::Backups),
+            _ => None,
+        };
+        if let (Some(p), Some(me)) = (needs, &self.me) {
+            if !access::roles_may(me.roles, p) && !setting_up {
+                self.notice = Some(access::refusal(p));
+                return Task::none();
+            }
         }
         if route != self.route {
             self.trail.push(self.route.clone());

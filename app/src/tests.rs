@@ -651,3 +651,30 @@ fn wrong_pins_are_told_with_a_growing_wait_and_recorded() {
         "both wrong PINs are recorded (the third came too soon)"
     );
 }
+
+#[test]
+fn a_receptionist_is_told_the_computers_and_backups_are_for_administrators_and_openings_are_logged()
+{
+    let mut h = Harness::new();
+    for route in [Route::Peers, Route::Backups] {
+        h.send(Message::Go(route.clone()));
+        assert_eq!(h.w.app.route, Route::Patients, "{route:?} does not open");
+        let notice = h.w.app.notice.clone().unwrap_or_default();
+        assert!(notice.starts_with("only administrators can"), "{notice}");
+    }
+    h.create("Farid", "Haddad", "1960-05-05");
+    let opened: i64 = h
+        .store
+        .writer()
+        .query_row(
+            "SELECT count(*) FROM access_log a JOIN staff s ON s.id = a.staff_id
+             WHERE a.action = 'opened patient' AND s.name = 'Rita Front'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        opened >= 1,
+        "opening the patient's page is in the access log"
+    );
+}

@@ -69,7 +69,12 @@ impl Joining {
     fn named(rt: tokio::runtime::Runtime, name: &str, camera: OpenCamera) -> Joining {
         let computer = Computer::new(name);
         let store = computer.node.store.clone();
-        clinic::staff::add(&store.writer(), "Rita Front", Role::Receptionist).unwrap();
+        clinic::staff::add(
+            &store.writer(),
+            "Rita Front",
+            [Role::Receptionist, Role::Admin],
+        )
+        .unwrap();
         let node = Some(computer.node.clone());
         let w = Window::with(rt, store, node, computer.dir.path(), |app| {
             app.camera = camera

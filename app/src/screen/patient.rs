@@ -7,7 +7,7 @@ use carebook_sync::clinic::history::Entry;
 use carebook_sync::clinic::patients::{self, Patient};
 use carebook_sync::clinic::staff::{Role, Staff};
 use carebook_sync::clinic::visits::{self, Visit};
-use carebook_sync::clinic::{self, history, Actor};
+use carebook_sync::clinic::{self, access, history, Actor};
 use carebook_sync::store::CrrConnection;
 use iced::widget::{button, column, container, pick_list, row, scrollable, text, text_input};
 use iced::{Center, Element, Fill, FillPortion, Task};
@@ -89,7 +89,17 @@ impl PatientPage {
             device_id: ctx.device_id.to_string(),
             ..PatientPage::default()
         };
-        let task = page.refresh(ctx);
+        // Opening a record is in its access log ("who looked at this record").
+        let (id, actor) = (page.id.clone(), ctx.actor());
+        let record = ctx.runner.spawn(move |store| {
+            let logged = actor
+                .ok_or_else(|| "sign in first".to_string())
+                .and_then(|a| {
+                    access::opened_patient(&store.writer(), &a, &id).map_err(|e| e.to_string())
+                });
+            Msg::Written(logged.map(|()| None))
+        });
+        let task = Task::batch([record, page.refresh(ctx)]);
         (page, task)
     }
 

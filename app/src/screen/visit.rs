@@ -40,7 +40,17 @@ impl VisitEditor {
             id,
             ..VisitEditor::default()
         };
-        let task = editor.refresh(ctx);
+        // Reading a note is in the record's access log (refused, and said, without the role).
+        let (id, actor) = (editor.id.clone(), ctx.actor());
+        let record = ctx.runner.spawn(move |store| {
+            let logged = actor
+                .ok_or_else(|| "sign in first".to_string())
+                .and_then(|a| {
+                    visits::record_reading(&store.writer(), &a, &id).map_err(|e| e.to_string())
+                });
+            Msg::Written(logged)
+        });
+        let task = Task::batch([record, editor.refresh(ctx)]);
         (editor, task)
     }
 

@@ -115,16 +115,17 @@ pub fn roles_of(db: &Connection, actor: &Actor) -> Result<Roles> {
     Ok(me.roles)
 }
 
+/// Why someone without the permission is refused, in plain words ("only doctors can ...").
+pub fn refusal(p: Permission) -> String {
+    format!("only {} can {}", who_may(p), p.doing())
+}
+
 /// Refuses, with the reason in plain words, unless the signed-in person may do it.
 pub fn require(db: &Connection, actor: &Actor, p: Permission) -> Result<()> {
     if roles_may(roles_of(db, actor)?, p) {
         Ok(())
     } else {
-        Err(ClinicError::Refused(format!(
-            "only {} can {}",
-            who_may(p),
-            p.doing()
-        )))
+        Err(ClinicError::Refused(refusal(p)))
     }
 }
 
