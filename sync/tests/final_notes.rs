@@ -8,29 +8,11 @@ use carebook_sync::clinic::staff::{self, Role};
 use carebook_sync::clinic::visits::{self, VisitFields};
 use carebook_sync::clinic::{patients, Actor};
 use carebook_sync::store::{schema, Store};
-
-struct Computer {
-    _dir: tempfile::TempDir,
-    store: Store,
-}
-
-fn computer() -> Computer {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("carebook.db"), schema::CLINIC).unwrap();
-    Computer { _dir: dir, store }
-}
+use carebook_tests::{exchange, Computer};
 
 /// Everything `from` has, merged into `to` (the batch path, as replication does).
 fn send(from: &Computer, to: &Computer) {
-    let batch: Vec<u8> = from
-        .store
-        .writer()
-        .query_row("SELECT crsql_export_changes(0)", [], |r| r.get(0))
-        .unwrap();
-    to.store
-        .writer()
-        .query_row("SELECT crsql_merge_changes(?1)", [batch], |_| Ok(()))
-        .unwrap();
+    exchange(&from.store.writer(), &to.store.writer());
 }
 
 fn note(plan: &str) -> VisitFields {
@@ -63,7 +45,7 @@ fn draft_on_both(a: &Computer, b: &Computer) -> (String, String) {
 
 #[test]
 fn a_late_edit_from_another_computer_never_changes_a_finalised_note() {
-    let (surgery, laptop) = (computer(), computer());
+    let (surgery, laptop) = (Computer::new(), Computer::new());
     let (visit, doctor) = draft_on_both(&surgery, &laptop);
     // Apart: the laptop edits the draft's plan; the surgery finalises the note.
     {
@@ -104,7 +86,7 @@ fn a_late_edit_from_another_computer_never_changes_a_finalised_note() {
 
 #[test]
 fn a_tampered_computer_cannot_rewrite_a_finalised_note_elsewhere() {
-    let (surgery, tampered) = (computer(), computer());
+    let (surgery, tampered) = (Computer::new(), Computer::new());
     let (visit, doctor) = draft_on_both(&surgery, &tampered);
     {
         let db = surgery.store.writer();
