@@ -272,7 +272,8 @@ impl Node {
     }
 
     /// Looks for the clinic's computers on the network every half minute and remembers where
-    /// trusted ones are now (the maintain loop then dials them there).
+    /// trusted ones are now, once a handshake there proves each (see [`Node::found`]; the
+    /// connection upkeep then dials them there).
     pub async fn discover(self: Arc<Self>, scope: super::discovery::Scope, port: u16) {
         let id = self.identity.id;
         let discovery = match super::discovery::Discovery::start(id, port, scope) {
