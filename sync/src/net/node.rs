@@ -24,7 +24,7 @@ use super::refusals::Refusals;
 use super::roster::{self, Roster, Verdict};
 use super::{names, tls};
 use crate::identity::{DeviceId, Identity};
-use crate::proto::{self, Msg};
+use crate::proto::{self, Msg, ProtoError};
 use crate::replica::{self, Intro, ReplicaError};
 use crate::store::Store;
 
@@ -68,15 +68,24 @@ impl NodeError {
     /// What kind of end this was, in a fixed phrase (for logging at most once per kind).
     fn kind(&self) -> &'static str {
         match self {
-            NodeError::Io(_) => "connection failed",
+            NodeError::Io(_) => "connection refused or ended: network",
             NodeError::Tls(_) | NodeError::Handshake(_) | NodeError::NoCertificate => {
-                "TLS handshake refused"
+                "connection refused or ended: TLS"
             }
-            NodeError::Timeout(_) => "connection too slow",
-            NodeError::Replica(_) => "session ended",
-            NodeError::Store(_) => "database error during a connection",
-            NodeError::Ended(_) => "session ended by this computer",
-            NodeError::AwaitingAcceptance => "pairing request",
+            NodeError::Timeout(_) => "connection refused or ended: too slow",
+            NodeError::Replica(ReplicaError::Proto(ProtoError::Oversized)) => {
+                "connection refused or ended: frame too large"
+            }
+            NodeError::Replica(ReplicaError::Proto(ProtoError::Malformed(_))) => {
+                "connection refused or ended: malformed frame"
+            }
+            NodeError::Replica(ReplicaError::Proto(ProtoError::Truncated)) => {
+                "connection refused or ended: truncated frame"
+            }
+            NodeError::Replica(_) => "connection refused or ended",
+            NodeError::Store(_) => "connection refused or ended: database",
+            NodeError::Ended(_) => "connection refused or ended: ended here",
+            NodeError::AwaitingAcceptance => "connection refused or ended: pairing request",
         }
     }
 }
