@@ -136,6 +136,11 @@ pub fn accept(dir: &Path, id: &str) -> anyhow::Result<Outcome> {
             );
             Ok(Outcome::NotFound)
         }
+        Acceptance::Removed => anyhow::bail!(
+            "computer {} was removed from the clinic and cannot be accepted again; it stays \
+             refused (set it up again, with a new ID, if it should rejoin)",
+            id.short()
+        ),
     }
 }
 
@@ -158,24 +163,63 @@ pub fn remove(dir: &Path, id: &str) -> anyhow::Result<Outcome> {
     }
 }
 
+/// Says who is about to be trusted clinic-wide and asks the person at a terminal to agree;
+/// without a terminal (a script), refuses and points to `--yes`.
+fn confirm_adding(other: DeviceId, address: SocketAddr, others: usize) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    println!("about to add the computer {other} at {address} to this clinic:");
+    println!(
+        "this computer and the {others} other computer(s) of the clinic will trust it and share \
+         every patient record with it"
+    );
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "not added: check the ID above against the one on that computer's screen, then run \
+             the same command with --yes"
+        );
+    }
+    print!(
+        "is {} the ID shown on that computer's screen? type yes to add it: ",
+        other.short()
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        anyhow::bail!("not added")
+    }
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
 }
 
-/// `carebook pair ADDRESS --id ID`: trust the computer at ADDRESS (whose ID the person read off
-/// its screen) and ask it to accept this one.
+/// `carebook pair ADDRESS --id ID [--yes]`: trust the computer at ADDRESS (whose ID the person
+/// read off its screen) and ask it to accept this one. When this computer is already in a
+/// clinic, trusting a new computer trusts it clinic-wide at once (the roster replicates), so
+/// it says which computer that is and asks first: `yes` answers for a script.
 pub fn pair(
     dir: &Path,
     address: SocketAddr,
     id: &str,
     name: Option<String>,
+    yes: bool,
 ) -> anyhow::Result<Outcome> {
     let other = device(id)?;
     let (store, identity) = open(dir)?;
-    let (served_as, port) = roster::local(&store.writer());
     let me = identity.id;
+    let others = roster::members(&store.writer())?
+        .into_iter()
+        .filter(|m| !m.revoked && m.id != me && m.id != other)
+        .count();
+    if others > 0 && !yes {
+        confirm_adding(other, address, others)?;
+    }
+    let (served_as, port) = roster::local(&store.writer());
     let name = name.or(served_as).unwrap_or_else(serve::host_name);
     let node = Node::new(identity, store, &name)?;
     node.set_port(port);

@@ -45,7 +45,7 @@ pub fn write_qr(dir: &Path, file: &Path, addresses: &[SocketAddr]) -> anyhow::Re
 }
 
 /// `carebook pair --from-image FILE`
-pub fn pair(dir: &Path, file: &Path, name: Option<String>) -> anyhow::Result<Outcome> {
+pub fn pair(dir: &Path, file: &Path, name: Option<String>, yes: bool) -> anyhow::Result<Outcome> {
     let link = qr::read_file(file).with_context(|| format!("reading {}", file.display()))?;
     println!("pairing code of {}", link.from_whom());
     println!("device ID: {}", link.id);
@@ -56,5 +56,5 @@ pub fn pair(dir: &Path, file: &Path, name: Option<String>) -> anyhow::Result<Out
         .block_on(join::reach(&identity, &link))?;
     println!("connecting to {address}");
     drop(identity);
-    cli::pair(dir, address, &link.id.to_text(), name)
+    cli::pair(dir, address, &link.id.to_text(), name, yes)
 }

@@ -106,6 +106,10 @@ enum Command {
         from_image: Option<PathBuf>,
         #[arg(long)]
         name: Option<String>,
+        /// Add it without asking (when this computer is in a clinic already, every computer
+        /// of the clinic trusts the new one at once).
+        #[arg(long)]
+        yes: bool,
     },
     /// Accept a computer that asked to join.
     Accept { id: String },
@@ -183,14 +187,16 @@ fn main() -> ExitCode {
             Some(Command::Pair {
                 from_image: Some(file),
                 name,
+                yes,
                 ..
-            }) => cli_pair_image::pair(&dir, &file, name),
+            }) => cli_pair_image::pair(&dir, &file, name, yes),
             Some(Command::Pair {
                 address: Some(address),
                 id: Some(id),
                 name,
+                yes,
                 ..
-            }) => cli::pair(&dir, address, &id, name),
+            }) => cli::pair(&dir, address, &id, name, yes),
             Some(Command::Pair { .. }) => unreachable!("clap asks for ADDRESS and --id"),
             Some(Command::Accept { id }) => cli::accept(&dir, &id),
             Some(Command::Remove { id }) => cli::remove(&dir, &id),

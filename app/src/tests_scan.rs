@@ -372,3 +372,50 @@ fn the_copied_pairing_link_pastes_into_the_other_computers_scan_view() {
         doctor.computer.id()
     );
 }
+
+#[test]
+fn a_computer_in_a_clinic_asks_before_adding_another_clinic_wide() {
+    let mut front = Joining::named(runtime(), "Front desk", no_camera());
+    let colleague = DeviceId::of_certificate(b"a colleague already in the clinic");
+    roster::add(
+        &front.computer.node.store.writer(),
+        &colleague,
+        "Exam room",
+        "",
+    )
+    .unwrap();
+    let newcomer = Computer::new("New laptop");
+    let addr = serve(&front.w.rt, &newcomer);
+    front.send(Message::Go(Route::Peers));
+    use crate::screen::peers::Msg as P;
+    front.send(Message::Peers(P::Address(addr.to_string())));
+    front.send(Message::Peers(P::Id(newcomer.id().to_text())));
+    let trusted = |front: &Joining| {
+        roster::members(&front.computer.node.store.writer())
+            .unwrap()
+            .iter()
+            .any(|m| m.id == newcomer.id())
+    };
+    let confirming = |front: &Joining| match &front.w.app.screen {
+        Screen::Peers(p) => p.confirm_pair,
+        other => panic!("not on the Computers screen: {other:?}"),
+    };
+
+    front.send(Message::Peers(P::Pair));
+    assert_eq!(confirming(&front), Some((addr, newcomer.id())));
+    assert!(!trusted(&front), "nothing trusted on the first press");
+    assert!(
+        iced_test::simulator(front.w.app.view())
+            .find("Add it to the clinic")
+            .is_ok(),
+        "the button says what a second press does"
+    );
+
+    front.send(Message::Peers(P::Pair));
+    assert_eq!(confirming(&front), None);
+    assert!(trusted(&front), "added on the second press");
+    assert_eq!(
+        roster::requests(&newcomer.node.store.writer()).unwrap()[0].id,
+        front.computer.id()
+    );
+}

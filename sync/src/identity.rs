@@ -150,6 +150,13 @@ fn read(path: &Path) -> Result<Option<Vec<u8>>, IdentityError> {
     }
 }
 
+/// Writes the certificate whole or not at all (a temporary file flushed and renamed), so a
+/// power cut while it is written cannot leave a cut certificate that no key matches.
+fn save_certificate(path: &Path, certificate: &[u8]) -> Result<(), IdentityError> {
+    crate::secret::write_private(path, certificate)
+        .map_err(|e| IdentityError::Io(path.to_path_buf(), e))
+}
+
 impl Identity {
     /// The device ID of the identity kept in `dir`, if one was made (reads no key).
     pub fn existing_id(dir: &Path) -> Result<Option<DeviceId>, IdentityError> {
@@ -197,8 +204,7 @@ impl Identity {
         let key = pair.serialize_der();
         // The key first: a certificate without its key would be an identity we cannot use.
         let storage = key_secret(dir, id).write(&key, place)?;
-        std::fs::write(&cert_path, &certificate)
-            .map_err(|e| IdentityError::Io(cert_path.clone(), e))?;
+        save_certificate(&cert_path, &certificate)?;
         Ok(Identity {
             id,
             certificate,
@@ -238,6 +244,23 @@ mod tests {
         let typo: String = typo.into_iter().collect();
         assert_eq!(DeviceId::parse(&typo), Err(IdError::Check(1)));
         assert!(matches!(DeviceId::parse("ABC"), Err(IdError::Length(3))));
+    }
+
+    #[test]
+    fn the_certificate_is_written_by_a_rename_never_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CERTIFICATE);
+        std::fs::write(&path, b"an older certificate").unwrap();
+        // A second name for the old file: written in place, it would change too (a half
+        // written file is what a power cut would leave); replaced by a rename, it keeps the
+        // old bytes whole.
+        let old = dir.path().join("old");
+        std::fs::hard_link(&path, &old).unwrap();
+        save_certificate(&path, b"the new certificate").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"the new certificate");
+        assert_eq!(std::fs::read(&old).unwrap(), b"an older certificate");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 2, "no temporary file is left behind");
     }
 
     #[test]

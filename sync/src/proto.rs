@@ -1,7 +1,8 @@
 //! Versioned wire messages and the length-prefixed framing they travel in, over any
 //! `AsyncRead + AsyncWrite` (an in-memory pipe in tests, TLS between computers). A frame is a
 //! 4-byte big-endian length and a postcard-encoded [`Frame`]; frames over [`MAX_FRAME`] are
-//! refused before they are read. The reading half notes when bytes last arrived, so a peer
+//! refused before they are read, and a frame's memory grows only as its bytes arrive (a length
+//! alone reserves nothing). The reading half notes when bytes last arrived, so a peer
 //! that is busy sending one large frame is not taken for a silent one. Nothing here decides
 //! policy: see `replica`.
 
@@ -12,7 +13,8 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::bytes::{Buf, BytesMut};
+use tokio_util::codec::{Decoder, FramedRead, FramedWrite, LengthDelimitedCodec};
 
 /// The protocol version this build speaks (2: several batches in flight, batches in parts,
 /// and the puller's db_version in its pull). The hello keeps its layout across versions, so a
@@ -80,15 +82,38 @@ pub enum ProtoError {
 
 impl From<std::io::Error> for ProtoError {
     fn from(e: std::io::Error) -> Self {
-        if e.kind() == std::io::ErrorKind::InvalidData
-            && e.to_string().contains("frame size too big")
-        {
-            ProtoError::Oversized
-        } else if e.to_string().contains("bytes remaining on stream") {
+        if e.to_string().contains("bytes remaining on stream") {
             ProtoError::Truncated
         } else {
             ProtoError::Io(e)
         }
+    }
+}
+
+/// Splits incoming bytes into frames without reserving room for a frame before its bytes
+/// arrive (the read buffer grows as they do), so a peer that only sends a large length costs
+/// nothing.
+struct FrameDecoder;
+
+const LENGTH: usize = 4;
+
+impl Decoder for FrameDecoder {
+    type Item = BytesMut;
+    type Error = ProtoError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, ProtoError> {
+        let Some(head) = src.get(..LENGTH) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(ProtoError::Oversized);
+        }
+        if src.len() < LENGTH + len {
+            return Ok(None);
+        }
+        src.advance(LENGTH);
+        Ok(Some(src.split_to(len)))
     }
 }
 
@@ -122,7 +147,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
 
 /// The receiving half of a connection.
 pub struct Reader<R> {
-    inner: FramedRead<Watched<R>, LengthDelimitedCodec>,
+    inner: FramedRead<Watched<R>, FrameDecoder>,
 }
 
 /// The sending half of a connection.
@@ -145,7 +170,7 @@ pub fn split<T: AsyncRead + AsyncWrite>(
                     inner: r,
                     last: Instant::now(),
                 },
-                codec(),
+                FrameDecoder,
             ),
         },
         Writer {
@@ -222,6 +247,26 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(rb.recv().await, Err(ProtoError::Oversized)));
+
+        // A length alone reserves nothing: memory grows only as the frame's bytes arrive.
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (mut rb, _wb) = split(b);
+        let (_ra, mut raw) = tokio::io::split(a);
+        raw.write_all(&(MAX_FRAME as u32).to_be_bytes())
+            .await
+            .unwrap();
+        raw.write_all(&[7; 1000]).await.unwrap();
+        assert!(futures::FutureExt::now_or_never(rb.recv()).is_none());
+        assert_eq!(
+            rb.inner.read_buffer().len(),
+            1004,
+            "what arrived is buffered"
+        );
+        assert!(
+            rb.inner.read_buffer().capacity() < 1 << 20,
+            "{} bytes reserved for a frame of which 1,000 arrived",
+            rb.inner.read_buffer().capacity()
+        );
 
         // A frame cut short by a closed connection.
         let (a, b) = tokio::io::duplex(1 << 16);

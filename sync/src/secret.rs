@@ -150,8 +150,11 @@ impl Secret {
     }
 }
 
-/// Writes a file only this user can read, replacing any old one only once complete.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a file only this user can read, whole or not at all: into a temporary file in the
+/// same folder, flushed to disk, then renamed over `path` (and the folder flushed too, so the
+/// rename survives a power cut). An old file at `path` is replaced only once the new one is
+/// complete.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -164,6 +167,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
     Ok(())
 }
 

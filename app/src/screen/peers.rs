@@ -89,6 +89,8 @@ pub struct Peers {
     pub id: String,
     pub qr: Option<qr_code::Data>,
     pub confirm_remove: Option<DeviceId>,
+    /// The computer about to be added clinic-wide, shown for a second press of Pair.
+    pub confirm_pair: Option<(SocketAddr, DeviceId)>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,11 +155,27 @@ impl Peers {
                 text_input("its device ID", &self.id)
                     .on_input(Msg::Id)
                     .on_submit(Msg::Pair),
-                button(text("Pair")).on_press(Msg::Pair),
+                button(text(if self.confirm_pair.is_some() {
+                    "Add it to the clinic"
+                } else {
+                    "Pair"
+                }))
+                .on_press(Msg::Pair),
             ]
             .spacing(6),
         ]
         .spacing(6);
+        let pair = match &self.confirm_pair {
+            Some((address, other)) => pair.push(
+                text(format!(
+                    "Adding the computer {other} at {address}: every computer of this clinic will \
+                     trust it and share all patient records with it. Check that its screen shows \
+                     this ID, then press \"Add it to the clinic\"."
+                ))
+                .size(13),
+            ),
+            None => pair,
+        };
         let mut body = column![
             row![this.width(Fill), container(qr)]
                 .spacing(20)
@@ -320,8 +338,14 @@ impl Peers {
             Msg::Outcome(Ok(n)) => return notice(n),
             Msg::Written(r) => return (Task::none(), nav::written(r.map(|()| None))),
             Msg::Scan => return (Task::none(), Some(Event::Open(Route::Scan))),
-            Msg::Address(v) => self.address = v,
-            Msg::Id(v) => self.id = v,
+            Msg::Address(v) => {
+                self.address = v;
+                self.confirm_pair = None;
+            }
+            Msg::Id(v) => {
+                self.id = v;
+                self.confirm_pair = None;
+            }
             Msg::Pair => {
                 let Some(here) = &self.here else {
                     return (Task::none(), None);
@@ -333,6 +357,19 @@ impl Peers {
                     Ok(id) => id,
                     Err(e) => return notice(format!("That device ID is not right: {e}")),
                 };
+                // In a clinic already, the new computer is trusted clinic-wide at once: say
+                // which one it is and ask for a second press.
+                let me = here.node.identity.id;
+                let in_clinic = self.data.as_ref().is_some_and(|d| {
+                    d.lines
+                        .iter()
+                        .any(|l| l.member.id != me && l.member.id != other && !l.member.revoked)
+                });
+                if in_clinic && self.confirm_pair != Some((address, other)) {
+                    self.confirm_pair = Some((address, other));
+                    return (Task::none(), None);
+                }
+                self.confirm_pair = None;
                 let task = Task::perform(
                     pair(here.node.clone(), address, other, String::new()),
                     Msg::Outcome,
@@ -357,6 +394,10 @@ impl Peers {
                         Ok(Acceptance::NotFound) => {
                             Err("That computer is no longer asking to join".into())
                         }
+                        Ok(Acceptance::Removed) => Err(
+                            "That computer was removed from the clinic and cannot be accepted again"
+                                .into(),
+                        ),
                         Err(e) => Err(e.to_string()),
                     })
                 });

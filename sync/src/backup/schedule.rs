@@ -7,10 +7,16 @@
 //! never replicated): each computer backs itself up where its own disk or share allows.
 //! Retention only ever deletes this computer's scheduled files in that folder (their names
 //! carry its device ID), never a colleague's in a shared folder, nor a backup saved by hand.
+//!
+//! The system clock can jump. A clock set back while the program runs is noticed (the
+//! monotonic clock says more time passed than the wall clock shows) and the time it was set
+//! back by still counts towards the next backup; a last backup dated after now (the clock was
+//! set back while the program was not running) makes a backup at once. A clock set forward
+//! makes one backup, which is then the last; files dated in the future are pruned first.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::watch;
@@ -124,13 +130,15 @@ pub fn record_failed(db: &Connection, at: i64, why: &str) -> rusqlite::Result<()
 }
 
 impl Schedule {
-    /// Whether a scheduled backup should be made now.
+    /// Whether a scheduled backup should be made now. A last backup dated after `now` means
+    /// the clock was set back past it: waiting for the clock to catch up would postpone
+    /// backups by the jump, so one is due at once (and the schedule counts from it).
     pub fn due(&self, last: &Last, now: i64) -> bool {
         self.folder.is_some()
             && last
                 .ok
                 .as_ref()
-                .is_none_or(|(at, _)| now - at >= i64::from(self.every_hours) * 3600)
+                .is_none_or(|(at, _)| *at > now || now - at >= i64::from(self.every_hours) * 3600)
     }
 
     /// Whether to warn that backups are behind: set up, and no good backup for longer than
@@ -173,7 +181,7 @@ pub fn run(
         let file = folder.join(file_name(&identity.id, now));
         // The export records itself as the last good backup.
         super::export(store, identity, passphrase, &file, control)?;
-        prune(folder, &identity.id, schedule.keep)?;
+        prune(folder, &identity.id, schedule.keep, now)?;
         Ok(file)
     })();
     if let Err(e) = &result {
@@ -195,18 +203,22 @@ pub struct Checked {
 
 /// Makes the scheduled backup when one is due, signed by the identity `identity` gives (asked
 /// for only then: it may mean a keyring call) with the passphrase remembered in `dir` (the
-/// data folder). A backup that cannot be made is recorded with why, and logged.
+/// data folder). `now` is the system clock's time; `set_back` how many seconds that clock was
+/// set back since the last backup while the program ran (see [`ClockWatch`]), which still
+/// count as time passed. A backup that cannot be made is recorded with why, and logged.
 pub fn run_if_due<I: std::ops::Deref<Target = Identity>>(
     store: &Store,
     dir: &Path,
     now: i64,
+    set_back: i64,
     identity: impl FnOnce() -> Result<I, IdentityError>,
 ) -> Result<Checked, BackupError> {
     let (s, before) = store.read(|db| Ok::<_, BackupError>((load(db)?, last(db)?)))?;
-    if !s.due(&before, now) {
+    let passed = now.saturating_add(set_back);
+    if !s.due(&before, passed) {
         return Ok(Checked {
             made: None,
-            overdue: s.overdue(&before, now),
+            overdue: s.overdue(&before, passed),
         });
     }
     let identity = identity()?;
@@ -238,6 +250,40 @@ pub fn run_if_due<I: std::ops::Deref<Target = Identity>>(
 /// How often a running computer looks whether an automatic backup is due.
 pub const LOOK_EVERY: Duration = Duration::from_secs(60);
 
+/// A wall clock this much behind the monotonic one between two looks was set back (less is
+/// the ordinary drift and correction of a synchronised clock).
+const SET_BACK_SLACK_S: i64 = 30;
+
+/// Notices the system clock being set back while the program runs, by comparing it with the
+/// monotonic clock at each look.
+#[derive(Debug, Default)]
+pub struct ClockWatch {
+    last: Option<(Instant, i64)>,
+    set_back: i64,
+}
+
+impl ClockWatch {
+    /// A look at `wall` (the system clock, seconds) when the monotonic clock said `mono`:
+    /// the seconds the clock has been set back by since [`ClockWatch::backed_up`].
+    pub fn look(&mut self, mono: Instant, wall: i64) -> i64 {
+        if let Some((then_mono, then_wall)) = self.last {
+            let passed =
+                i64::try_from(mono.duration_since(then_mono).as_secs()).unwrap_or(i64::MAX);
+            let behind = then_wall.saturating_add(passed).saturating_sub(wall);
+            if behind > SET_BACK_SLACK_S {
+                self.set_back = self.set_back.saturating_add(behind);
+            }
+        }
+        self.last = Some((mono, wall));
+        self.set_back
+    }
+
+    /// A backup was made: the schedule counts from it, so earlier jumps no longer matter.
+    pub fn backed_up(&mut self) {
+        self.set_back = 0;
+    }
+}
+
 /// The automatic backups of a running computer (the window or `serve`; see `net::serve`):
 /// a look at the schedule at once and then every [`LOOK_EVERY`], each making the backup when
 /// one is due ([`run_if_due`], which records how it went) and published on `report`. Runs
@@ -249,16 +295,23 @@ pub async fn keep_making(
     report: watch::Sender<Option<Checked>>,
 ) {
     let mut every = tokio::time::interval(LOOK_EVERY);
+    let mut clock = ClockWatch::default();
     loop {
         every.tick().await;
         let (store, dir, identity) = (store.clone(), dir.clone(), identity.clone());
+        let now = chrono::Utc::now().timestamp();
+        let set_back = clock.look(Instant::now(), now);
         let looked = tokio::task::spawn_blocking(move || {
-            let now = chrono::Utc::now().timestamp();
-            run_if_due(&store, &dir, now, || Ok(identity))
+            run_if_due(&store, &dir, now, set_back, || Ok(identity))
         })
         .await;
         let checked = match looked {
-            Ok(Ok(c)) => c,
+            Ok(Ok(c)) => {
+                if c.made.is_some() {
+                    clock.backed_up();
+                }
+                c
+            }
             Ok(Err(e)) => {
                 tracing::warn!("could not look at the backup schedule: {e}");
                 Checked {
@@ -272,8 +325,10 @@ pub async fn keep_making(
     }
 }
 
-/// Deletes `device`'s oldest scheduled backups in `folder` until `keep` are left.
-fn prune(folder: &Path, device: &DeviceId, keep: u32) -> Result<(), BackupError> {
+/// Deletes `device`'s oldest scheduled backups in `folder` until `keep` are left. Files dated
+/// after `now` were named by a clock set wrong (forward, since corrected): their date says
+/// nothing, so they count as the oldest rather than crowd out the backups made since.
+fn prune(folder: &Path, device: &DeviceId, keep: u32, now: i64) -> Result<(), BackupError> {
     let prefix = format!("carebook-{}-", device.short());
     let suffix = format!(".{EXTENSION}");
     let mut ours: Vec<PathBuf> = std::fs::read_dir(folder)
@@ -286,7 +341,13 @@ fn prune(folder: &Path, device: &DeviceId, keep: u32) -> Result<(), BackupError>
                 .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(&suffix))
         })
         .collect();
-    ours.sort();
+    let future = file_name(device, now.saturating_add(SET_BACK_SLACK_S));
+    // Names sort by time; the future-dated ones first, then the rest oldest first.
+    ours.sort_by_key(|p| {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let dated_later = name.as_deref().is_some_and(|n| n > future.as_str());
+        (!dated_later, name)
+    });
     let extra = ours.len().saturating_sub(keep.max(1) as usize);
     for old in &ours[..extra] {
         std::fs::remove_file(old).map_err(|e| BackupError::File(old.clone(), e))?;
@@ -384,7 +445,8 @@ mod tests {
         let by_hand = dir.path().join("before-the-move.carebook-backup");
         std::fs::write(&theirs, b"x").unwrap();
         std::fs::write(&by_hand, b"x").unwrap();
-        prune(dir.path(), &me, 2).unwrap();
+        let now = 1_700_000_000 + 5 * day;
+        prune(dir.path(), &me, 2, now).unwrap();
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -417,8 +479,74 @@ mod tests {
             .unwrap()
             .set_modified(two_hours_ago)
             .unwrap();
-        prune(dir.path(), &me, 2).unwrap();
+        prune(dir.path(), &me, 2, now).unwrap();
         assert!(!stale.exists() && fresh.exists());
+    }
+
+    #[test]
+    fn a_clock_set_back_does_not_postpone_backups_and_one_set_forward_makes_one() {
+        let s = Schedule {
+            folder: Some("/backups".into()),
+            ..Schedule::default()
+        };
+        let day = 86_400;
+        let at = 1_800_000_000;
+        let last = Last {
+            ok: Some((at, "f".into())),
+            failed: None,
+        };
+        // Set back past the last backup while the program was not running: due at once, not
+        // in a day plus the jump.
+        assert!(s.due(&last, at - 30 * day));
+        // Set back by three hours while it runs: those hours still count.
+        let mut clock = ClockWatch::default();
+        let t0 = Instant::now();
+        assert_eq!(clock.look(t0, at + 20 * 3600), 0);
+        let set_back = clock.look(t0 + Duration::from_secs(60), at + 20 * 3600 + 60 - 3 * 3600);
+        assert_eq!(set_back, 3 * 3600);
+        let wall_when_due = at + 21 * 3600;
+        assert!(!s.due(&last, wall_when_due - 1));
+        assert!(s.due(&last, wall_when_due + set_back));
+        // Ordinary drift is no jump, and a backup made forgets earlier jumps.
+        assert_eq!(
+            clock.look(t0 + Duration::from_secs(120), at + 17 * 3600 + 115),
+            set_back
+        );
+        clock.backed_up();
+        assert_eq!(
+            clock.look(t0 + Duration::from_secs(180), at + 17 * 3600 + 175),
+            0
+        );
+        // Set forward a year: one backup, recorded then; the next look a minute on is not due.
+        let ahead = at + 365 * day;
+        assert!(s.due(&last, ahead));
+        let made = Last {
+            ok: Some((ahead, "g".into())),
+            failed: None,
+        };
+        assert!(!s.due(&made, ahead + LOOK_EVERY.as_secs() as i64));
+    }
+
+    #[test]
+    fn backups_dated_by_a_clock_set_forward_are_pruned_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = DeviceId([4; 32]);
+        let day = 86_400;
+        let now = 1_800_000_000;
+        let names: Vec<String> = [now + 400 * day, now - 2 * day, now - day, now]
+            .iter()
+            .map(|at| file_name(&me, *at))
+            .collect();
+        for n in &names {
+            std::fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        prune(dir.path(), &me, 2, now).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [names[2].clone(), names[3].clone()]);
     }
 
     #[test]

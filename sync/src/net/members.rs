@@ -47,6 +47,8 @@ pub enum Acceptance {
     Accepted,
     /// No computer with that ID is asking to join.
     NotFound,
+    /// That computer was removed from the clinic, and a removal is for good.
+    Removed,
 }
 
 /// What removing a computer did.
@@ -139,8 +141,14 @@ fn outcome(dialled: Result<(), NodeError>) -> Pairing {
 
 /// Accepts the computer `id` that asked to join: it becomes a member (on every computer, as
 /// the roster replicates).
+/// A removed computer is never accepted.
 pub fn accept(store: &Store, id: &DeviceId) -> rusqlite::Result<Acceptance> {
-    Ok(if roster::accept(&store.writer(), id)? {
+    let db = store.writer();
+    Ok(if roster::verdict(&db, id)? == roster::Verdict::Revoked {
+        // Drops its stale request, if any.
+        roster::accept(&db, id)?;
+        Acceptance::Removed
+    } else if roster::accept(&db, id)? {
         Acceptance::Accepted
     } else {
         Acceptance::NotFound

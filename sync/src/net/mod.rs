@@ -3,8 +3,11 @@
 //! call (`serve`).
 
 pub mod discovery;
+pub mod gate;
 pub mod members;
+pub mod names;
 pub mod node;
+pub mod refusals;
 pub mod roster;
 pub mod serve;
 pub mod tls;

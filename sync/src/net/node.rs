@@ -1,8 +1,11 @@
 //! A running node: listens for paired devices, keeps connections to every known member
 //! (retrying with exponential backoff and jitter), runs a replication session on each,
 //! refreshes the roster as it replicates, ends the sessions of devices that get removed, and
-//! records the pairing requests of unknown devices (which carry no records). Every refused
-//! connection is logged with its reason; a bad peer never stops the node serving the others.
+//! records the pairing requests of unknown devices (which carry no records). Connections that
+//! have not proved who they are are bounded (in all and per address) and get a few seconds
+//! for their handshake; refused connections are logged at most once per reason a minute; the
+//! listener outlives running out of file descriptors. A bad peer never stops the node serving
+//! the others.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -16,15 +19,22 @@ use tokio::task::AbortHandle;
 use tokio::time::timeout;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use super::gate::{Gate, Pass};
+use super::refusals::Refusals;
 use super::roster::{self, Roster, Verdict};
-use super::tls;
+use super::{names, tls};
 use crate::identity::{DeviceId, Identity};
-use crate::proto::{self, Msg};
+use crate::proto::{self, Msg, ProtoError};
 use crate::replica::{self, Intro, ReplicaError};
 use crate::store::Store;
 
 const CONNECT: Duration = Duration::from_secs(5);
-const HANDSHAKE: Duration = Duration::from_secs(10);
+/// How long a connection has for its TLS handshake (and a stranger for its pairing hello).
+pub const HANDSHAKE: Duration = Duration::from_secs(4);
+/// After the system refuses a new connection (out of file descriptors, say), the listener
+/// waits this long at first before accepting again, doubling up to [`ACCEPT_PAUSE_MAX`].
+const ACCEPT_PAUSE_MIN: Duration = Duration::from_millis(50);
+const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
 const ROSTER_REFRESH: Duration = Duration::from_millis(400);
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -54,6 +64,32 @@ pub enum NodeError {
     AwaitingAcceptance,
 }
 
+impl NodeError {
+    /// What kind of end this was, in a fixed phrase (for logging at most once per kind).
+    fn kind(&self) -> &'static str {
+        match self {
+            NodeError::Io(_) => "connection refused or ended: network",
+            NodeError::Tls(_) | NodeError::Handshake(_) | NodeError::NoCertificate => {
+                "connection refused or ended: TLS"
+            }
+            NodeError::Timeout(_) => "connection refused or ended: too slow",
+            NodeError::Replica(ReplicaError::Proto(ProtoError::Oversized)) => {
+                "connection refused or ended: frame too large"
+            }
+            NodeError::Replica(ReplicaError::Proto(ProtoError::Malformed(_))) => {
+                "connection refused or ended: malformed frame"
+            }
+            NodeError::Replica(ReplicaError::Proto(ProtoError::Truncated)) => {
+                "connection refused or ended: truncated frame"
+            }
+            NodeError::Replica(_) => "connection refused or ended",
+            NodeError::Store(_) => "connection refused or ended: database",
+            NodeError::Ended(_) => "connection refused or ended: ended here",
+            NodeError::AwaitingAcceptance => "connection refused or ended: pairing request",
+        }
+    }
+}
+
 /// This computer on the clinic's network.
 pub struct Node {
     pub identity: Arc<Identity>,
@@ -65,6 +101,9 @@ pub struct Node {
     dialling: Mutex<HashSet<DeviceId>>,
     /// How many progress reports each peer's sessions made (see [`Node::reports_from`]).
     reports: Mutex<HashMap<DeviceId, u64>>,
+    /// Places for connections that have not proved who they are yet.
+    gate: Gate,
+    refusals: Refusals,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -104,6 +143,8 @@ impl Node {
             sessions: Mutex::new(HashMap::new()),
             dialling: Mutex::new(HashSet::new()),
             reports: Mutex::new(HashMap::new()),
+            gate: Gate::default(),
+            refusals: Refusals::default(),
         }))
     }
 
@@ -240,7 +281,8 @@ impl Node {
     }
 
     /// Looks for the clinic's computers on the network every half minute and remembers where
-    /// trusted ones are now (the maintain loop then dials them there).
+    /// trusted ones are now, once a handshake there proves each (see [`Node::found`]; the
+    /// connection upkeep then dials them there).
     pub async fn discover(self: Arc<Self>, scope: super::discovery::Scope, port: u16) {
         let id = self.identity.id;
         let discovery = match super::discovery::Discovery::start(id, port, scope) {
@@ -258,36 +300,85 @@ impl Node {
                 .and_then(Result::ok)
                 .unwrap_or_default();
             for f in found {
-                if self.roster.verdict(&f.id) != Verdict::Trusted {
+                let Some(addr) = f.addresses.first().copied() else {
                     continue;
-                }
-                if let Some(addr) = f.addresses.first().map(ToString::to_string) {
-                    let peer = f.id;
-                    let _ = self
-                        .with_db(move |db| roster::moved(db, &peer, &addr))
-                        .await;
+                };
+                if let Err(e) = self.found(f.id, addr).await {
+                    self.refusals.log(
+                        "an announced address did not prove to be its computer",
+                        format_args!("{addr}: {e}"),
+                    );
                 }
             }
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
     }
 
-    /// Accepts connections until the listener fails.
+    /// An announcement (from discovery) that the member `peer` is now at `addr`. It is
+    /// remembered only after a TLS handshake there proves the device (its pinned certificate),
+    /// so an answer from anyone else on the network cannot send the clinic's connections
+    /// elsewhere; a computer that moved is then dialled at its new address. True when the
+    /// stored address changed.
+    pub async fn found(&self, peer: DeviceId, addr: SocketAddr) -> Result<bool, NodeError> {
+        if self.roster.verdict(&peer) != Verdict::Trusted
+            || self.roster.address(&peer) == Some(addr)
+        {
+            return Ok(false);
+        }
+        drop(self.connect(addr, peer).await?);
+        let address = addr.to_string();
+        let moved = self
+            .with_db(move |db| roster::moved(db, &peer, &address))
+            .await?;
+        if moved {
+            tracing::info!(device = %peer.short(), %addr, "a member moved; following it");
+            self.refresh_roster().await?;
+        }
+        Ok(moved)
+    }
+
+    /// Accepts connections for as long as the node runs. When the system refuses one (out of
+    /// file descriptors, say) it waits a moment and goes on accepting; it never stops.
     pub async fn listen(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
         lock(&self.intro).port = listener.local_addr()?.port();
+        let mut pause = ACCEPT_PAUSE_MIN;
         loop {
-            let (tcp, addr) = listener.accept().await?;
+            let (tcp, addr) = match listener.accept().await {
+                Ok(accepted) => {
+                    pause = ACCEPT_PAUSE_MIN;
+                    accepted
+                }
+                Err(e) => {
+                    self.refusals
+                        .log("could not accept a connection; trying again shortly", e);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(ACCEPT_PAUSE_MAX);
+                    continue;
+                }
+            };
+            let pass = match self.gate.enter(addr.ip()) {
+                Ok(pass) => pass,
+                Err(full) => {
+                    self.refusals.log(full.reason(), addr);
+                    continue;
+                }
+            };
             let node = self.clone();
             tokio::spawn(async move {
-                match node.incoming(tcp, addr).await {
+                match node.incoming(tcp, addr, pass).await {
                     Ok(()) => tracing::info!(%addr, "session ended"),
-                    Err(e) => tracing::warn!(%addr, "connection refused or ended: {e}"),
+                    Err(e) => node.refusals.log(e.kind(), format_args!("{addr}: {e}")),
                 }
             });
         }
     }
 
-    async fn incoming(self: &Arc<Self>, tcp: TcpStream, from: SocketAddr) -> Result<(), NodeError> {
+    async fn incoming(
+        self: &Arc<Self>,
+        tcp: TcpStream,
+        from: SocketAddr,
+        pass: Pass,
+    ) -> Result<(), NodeError> {
         let acceptor = TlsAcceptor::from(tls::server(&self.identity, self.roster.clone())?);
         let stream = timeout(HANDSHAKE, acceptor.accept(tcp))
             .await
@@ -295,19 +386,30 @@ impl Node {
             .map_err(NodeError::Handshake)?;
         let peer =
             tls::peer_id(stream.get_ref().1.peer_certificates()).ok_or(NodeError::NoCertificate)?;
-        if self.roster.verdict(&peer) == Verdict::Unknown {
-            return self.pairing_request(peer, stream, from).await;
+        // The database, not the roster in memory (which may be a moment old): a member's dial
+        // right after it was accepted is a member's.
+        match self.with_db(move |db| roster::verdict(db, &peer)).await? {
+            Verdict::Unknown => self.pairing_request(peer, stream, from, pass).await,
+            Verdict::Revoked => Err(NodeError::Ended("the device was removed from the clinic")),
+            Verdict::Trusted => {
+                drop(pass);
+                if self.roster.verdict(&peer) != Verdict::Trusted {
+                    self.refresh_roster().await?;
+                }
+                self.session(peer, peer, stream).await
+            }
         }
-        self.session(peer, peer, stream).await
     }
 
     /// An unknown device finished the handshake: record its request to join (its name and the
-    /// address it listens on) and tell it to wait. No records flow.
+    /// address it listens on) and tell it to wait. No records flow. It keeps its place at the
+    /// door (`_pass`) until its hello is read.
     async fn pairing_request<T: AsyncRead + AsyncWrite>(
         &self,
         peer: DeviceId,
         io: T,
         from: SocketAddr,
+        _pass: Pass,
     ) -> Result<(), NodeError> {
         let (mut rx, mut tx) = proto::split(io);
         let hello = timeout(HANDSHAKE, rx.recv())
@@ -317,14 +419,17 @@ impl Node {
         let Msg::Hello { name, port, .. } = hello else {
             return Err(ReplicaError::OutOfTurn("a message before its hello").into());
         };
-        let name: String = name.chars().filter(|c| !c.is_control()).take(60).collect();
-        let address = if port == 0 {
-            String::new()
-        } else {
-            SocketAddr::new(from.ip(), port).to_string()
-        };
-        self.with_db(move |db| roster::request(db, &peer, &name, &address))
+        let name = names::shown(&name);
+        // With port 0 (it does not listen) the source address is kept, for the per-address cap.
+        let address = SocketAddr::new(from.ip(), port).to_string();
+        let recorded = self
+            .with_db(move |db| roster::request(db, &peer, &name, &address, from.ip()))
             .await?;
+        if let roster::Recorded::Member(_) = recorded {
+            return Err(NodeError::Ended(
+                "the device's roster changed during its handshake",
+            ));
+        }
         tracing::info!(device = %peer.short(), "pairing request recorded; waiting for someone to accept it");
         let me = lock(&self.intro).name.clone();
         let _ = tx
@@ -341,17 +446,26 @@ impl Node {
         addr: SocketAddr,
         expect: DeviceId,
     ) -> Result<(), NodeError> {
+        let stream = self.connect(addr, expect).await?;
+        self.session(expect, self.identity.id, stream).await
+    }
+
+    /// A TLS connection to `addr` whose certificate is that of `expect` (pinned).
+    async fn connect(
+        &self,
+        addr: SocketAddr,
+        expect: DeviceId,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, NodeError> {
         let tcp = timeout(CONNECT, TcpStream::connect(addr))
             .await
             .map_err(|_| NodeError::Timeout("connecting"))??;
         let connector = TlsConnector::from(tls::client(&self.identity, expect)?);
         let name =
             rustls::pki_types::ServerName::try_from("carebook.device").expect("a valid name");
-        let stream = timeout(HANDSHAKE, connector.connect(name, tcp))
+        timeout(HANDSHAKE, connector.connect(name, tcp))
             .await
             .map_err(|_| NodeError::Timeout("the TLS handshake"))?
-            .map_err(NodeError::Handshake)?;
-        self.session(expect, self.identity.id, stream).await
+            .map_err(NodeError::Handshake)
     }
 
     /// How many times sessions with `peer` reported how they stand. A session gets that far
@@ -461,11 +575,15 @@ impl Node {
         result
     }
 
-    /// Keeps a connection to a peer: redials after every end, waiting longer after quick
-    /// failures (exponential backoff with jitter), never for a removed device.
-    pub async fn keep_connected(self: Arc<Self>, addr: SocketAddr, peer: DeviceId) {
+    /// Keeps a connection to a peer, first at `addr` and then wherever the roster says it
+    /// moved: redials after every end, waiting longer after quick failures (exponential
+    /// backoff with jitter), never for a removed device.
+    pub async fn keep_connected(self: Arc<Self>, mut addr: SocketAddr, peer: DeviceId) {
         let mut delay = BACKOFF_MIN;
         loop {
+            if let Some(now) = self.roster.address(&peer) {
+                addr = now;
+            }
             if self.roster.verdict(&peer) == Verdict::Revoked {
                 tracing::info!(device = %peer.short(), "not dialling a removed device");
                 return;

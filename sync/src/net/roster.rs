@@ -95,6 +95,27 @@ pub fn members(db: &Connection) -> rusqlite::Result<Vec<Member>> {
     Ok(out)
 }
 
+/// What the database says about a device now (the in-memory [`Roster`] may be a moment old).
+pub fn verdict(db: &Connection, id: &DeviceId) -> rusqlite::Result<Verdict> {
+    use rusqlite::OptionalExtension;
+    let revoked: Option<bool> = db
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM revocations WHERE id = ?1)
+                 OR COALESCE((SELECT revoked_at != 0 FROM devices WHERE id = ?1), 0),
+                    EXISTS(SELECT 1 FROM devices WHERE id = ?1)
+                 OR EXISTS(SELECT 1 FROM revocations WHERE id = ?1)",
+            [id.to_text()],
+            |r| Ok(r.get::<_, bool>(1)?.then_some(r.get::<_, bool>(0)?)),
+        )
+        .optional()?
+        .flatten();
+    Ok(match revoked {
+        Some(true) => Verdict::Revoked,
+        Some(false) => Verdict::Trusted,
+        None => Verdict::Unknown,
+    })
+}
+
 /// The roster held in memory for handshakes.
 #[derive(Debug, Default)]
 pub struct Roster {
@@ -129,6 +150,15 @@ impl Roster {
         }
     }
 
+    /// Where a device listens, when the roster knows an address for it.
+    pub fn address(&self, id: &DeviceId) -> Option<std::net::SocketAddr> {
+        self.members
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .and_then(|m| m.address.parse().ok())
+    }
+
     pub fn snapshot(&self) -> Vec<Member> {
         self.members
             .read()
@@ -149,19 +179,69 @@ pub struct Request {
 }
 
 /// The most pending requests kept (the oldest go first), so strangers cannot fill the disk.
-const MAX_REQUESTS: i64 = 20;
+pub const MAX_REQUESTS: i64 = 20;
 
-/// Records (or refreshes) a pairing request.
-pub fn request(db: &Connection, id: &DeviceId, name: &str, address: &str) -> rusqlite::Result<()> {
-    db.execute(
+/// The most pending requests kept from one network address (its oldest go first), so one
+/// machine making new certificates cannot push everyone else's requests off the list.
+pub const MAX_REQUESTS_PER_ADDRESS: i64 = 3;
+
+/// How a pairing request was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// It is listed under "Asking to join".
+    Listed,
+    /// The device is a member or was removed: nothing is listed.
+    Member(Verdict),
+}
+
+/// Records (or refreshes) a pairing request from the device `id`, which connected from
+/// `from` (its listening address is `address`, or empty). A member's or a removed device's
+/// connection is never recorded: the check reads the database in the same transaction.
+pub fn request(
+    db: &Connection,
+    id: &DeviceId,
+    name: &str,
+    address: &str,
+    from: std::net::IpAddr,
+) -> rusqlite::Result<Recorded> {
+    let tx = db.unchecked_transaction()?;
+    let known = verdict(&tx, id)?;
+    if known != Verdict::Unknown {
+        return Ok(Recorded::Member(known));
+    }
+    tx.execute(
         "INSERT OR REPLACE INTO pair_requests(id, name, address, at) VALUES (?1, ?2, ?3, unixepoch())",
         params![id.to_text(), name, address],
     )?;
-    db.execute(
-        "DELETE FROM pair_requests WHERE id NOT IN (SELECT id FROM pair_requests ORDER BY at DESC LIMIT ?1)",
+    // The source address is the part of `address` before its port; a request with no
+    // listening port is stored with the bare source address, so the cap counts it too.
+    tx.execute(
+        "DELETE FROM pair_requests WHERE id IN (
+             SELECT id FROM pair_requests WHERE address = ?1 OR address LIKE ?2
+             ORDER BY at DESC, rowid DESC LIMIT -1 OFFSET ?3)",
+        params![
+            source_key(from),
+            like_prefix(from),
+            MAX_REQUESTS_PER_ADDRESS
+        ],
+    )?;
+    tx.execute(
+        "DELETE FROM pair_requests WHERE id NOT IN (SELECT id FROM pair_requests ORDER BY at DESC, rowid DESC LIMIT ?1)",
         [MAX_REQUESTS],
     )?;
-    Ok(())
+    tx.commit()?;
+    Ok(Recorded::Listed)
+}
+
+/// How a source address is written when a request has no listening port.
+fn source_key(from: std::net::IpAddr) -> String {
+    std::net::SocketAddr::new(from, 0).to_string()
+}
+
+/// A LIKE pattern matching every `ip:port` written for `from` (an address has no `%` or `_`).
+fn like_prefix(from: std::net::IpAddr) -> String {
+    let key = source_key(from);
+    format!("{}%", key.strip_suffix('0').unwrap_or(&key))
 }
 
 /// Pending requests, newest first.
@@ -186,14 +266,26 @@ pub fn requests(db: &Connection) -> rusqlite::Result<Vec<Request>> {
     Ok(out)
 }
 
-/// Accepts a pending request: the device joins the clinic. False if there was no request.
+/// Accepts a pending request: the device joins the clinic. False if there was no request,
+/// or if the device was removed (removal is permanent; its stale request is dropped).
 pub fn accept(db: &Connection, id: &DeviceId) -> rusqlite::Result<bool> {
-    let Some(r) = requests(db)?.into_iter().find(|r| r.id == *id) else {
-        return Ok(false);
+    let tx = db.unchecked_transaction()?;
+    let found = requests(&tx)?.into_iter().find(|r| r.id == *id);
+    let joined = match found {
+        Some(r) if verdict(&tx, id)? != Verdict::Revoked => {
+            // A request stored with no listening port has nothing to dial.
+            let address = match r.address.parse::<std::net::SocketAddr>() {
+                Ok(a) if a.port() != 0 => r.address,
+                _ => String::new(),
+            };
+            add(&tx, id, &r.name, &address)?;
+            true
+        }
+        _ => false,
     };
-    add(db, id, &r.name, &r.address)?;
-    db.execute("DELETE FROM pair_requests WHERE id = ?1", [id.to_text()])?;
-    Ok(true)
+    tx.execute("DELETE FROM pair_requests WHERE id = ?1", [id.to_text()])?;
+    tx.commit()?;
+    Ok(joined)
 }
 
 /// How a peer's sessions go, as the node last noted.
