@@ -304,9 +304,10 @@ impl Node {
                     continue;
                 };
                 if let Err(e) = self.found(f.id, addr).await {
-                    self.refusals.log(
+                    self.refusals.log_from(
                         "an announced address did not prove to be its computer",
-                        format_args!("{addr}: {e}"),
+                        addr,
+                        e,
                     );
                 }
             }
@@ -359,7 +360,7 @@ impl Node {
             let pass = match self.gate.enter(addr.ip()) {
                 Ok(pass) => pass,
                 Err(full) => {
-                    self.refusals.log(full.reason(), addr);
+                    self.refusals.log_from(full.reason(), addr, "refused");
                     continue;
                 }
             };
@@ -367,7 +368,7 @@ impl Node {
             tokio::spawn(async move {
                 match node.incoming(tcp, addr, pass).await {
                     Ok(()) => tracing::info!(%addr, "session ended"),
-                    Err(e) => node.refusals.log(e.kind(), format_args!("{addr}: {e}")),
+                    Err(e) => node.refusals.log_from(e.kind(), addr, e),
                 }
             });
         }

@@ -57,18 +57,35 @@ impl Refusals {
         }
     }
 
-    /// Logs a refused or failed connection under `reason`, at most once per interval; `detail`
-    /// is written only on the lines that are written.
+    /// Logs a failure under `reason`, at most once per interval; `detail` is written only on
+    /// the lines that are written.
     pub fn log(&self, reason: &'static str, detail: impl std::fmt::Display) {
         if let Line::Write { suppressed } = self.note(reason, Instant::now()) {
-            if suppressed > 0 {
-                tracing::warn!(
-                    "{reason}: {detail} ({suppressed} more like it in the last {} s not written)",
-                    INTERVAL.as_secs()
-                );
-            } else {
-                tracing::warn!("{reason}: {detail}");
-            }
+            tracing::warn!("{reason}: {detail}{}", Self::more(suppressed));
+        }
+    }
+
+    /// Logs a refused or failed connection from `addr` under `reason`, at most once per
+    /// interval, with the address as the line's `addr` field (so a log can be searched by it).
+    pub fn log_from(
+        &self,
+        reason: &'static str,
+        addr: std::net::SocketAddr,
+        detail: impl std::fmt::Display,
+    ) {
+        if let Line::Write { suppressed } = self.note(reason, Instant::now()) {
+            tracing::warn!(%addr, "{reason}: {detail}{}", Self::more(suppressed));
+        }
+    }
+
+    fn more(suppressed: u64) -> String {
+        if suppressed == 0 {
+            String::new()
+        } else {
+            format!(
+                " ({suppressed} more like it in the last {} s not written)",
+                INTERVAL.as_secs()
+            )
         }
     }
 }
