@@ -44,6 +44,11 @@ impl Machine {
         m
     }
 
+    /// Its data folder.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join(DB_FILE)
     }

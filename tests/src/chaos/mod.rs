@@ -1,15 +1,18 @@
 //! The fault and attack suite: 3 to 5 computers over real TLS on loopback, each pair joined
 //! by a [`Link`] that can be cut, take random writes while a seeded schedule partitions them,
 //! stops and restarts them abruptly, lets two of them take large batches while apart, jumps
-//! their wall clocks, removes one that then keeps dialling, and has a rogue member send them
+//! their wall clocks (as the records see them), runs one as a process of its own and kills
+//! it with SIGKILL, removes one that then keeps dialling, and has a rogue member send them
 //! garbage. After healing, every remaining computer must hold the same rows and changes, and
 //! every acknowledged (committed) write must be there. The same seed replays the same
 //! schedule (the timing of the network is the machine's own).
 
+pub mod child;
 mod machine;
 mod rogue;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use carebook_sync::clinic::demo::Rng;
 use carebook_sync::identity::{DeviceId, Identity, Keyring};
 use carebook_sync::net::node::Node;
-use carebook_sync::net::roster;
+use carebook_sync::net::roster::{self, Verdict};
 use carebook_sync::store::CrrConnection;
 use rusqlite::{params, Connection};
 use tokio::runtime::Runtime;
@@ -61,8 +64,12 @@ pub struct Outcome {
 }
 
 /// Runs the schedule of `seed`; `Err` says what did not hold (never any record's contents).
-pub fn run(seed: u64, scale: Scale) -> Result<Outcome, String> {
+/// `exe` is a program that runs a computer as a child process when given `--child` (see
+/// [`child::serve`]), for the kill -9 steps; without it those steps stop the computer
+/// in-process instead.
+pub fn run(seed: u64, scale: Scale, exe: Option<&Path>) -> Result<Outcome, String> {
     let mut fleet = Fleet::new(seed);
+    fleet.exe = exe.map(Path::to_path_buf);
     let result = fleet.play(scale);
     let steps = std::mem::take(&mut fleet.steps);
     match result {
@@ -107,6 +114,7 @@ struct Fleet {
     writes: usize,
     rogue: (tempfile::TempDir, Identity),
     steps: Vec<String>,
+    exe: Option<PathBuf>,
 }
 
 impl Fleet {
@@ -144,6 +152,7 @@ impl Fleet {
             writes: 0,
             rogue: (dir, rogue),
             steps: Vec::new(),
+            exe: None,
         };
         for i in 0..n {
             let db = fleet.machines[i].node().expect("running").store.clone();
@@ -221,10 +230,15 @@ impl Fleet {
                     self.steps.push("heal all".into());
                     self.heal_all();
                 }
-                62..=71 => {
+                62..=67 => {
                     let i = self.rng.below(self.machines.len() as u64) as usize;
                     self.steps.push(format!("kill and restart {i}"));
                     self.kill_restart(i)?;
+                }
+                68..=71 => {
+                    let i = self.pick(&members);
+                    self.steps.push(format!("kill -9 {i}"));
+                    self.kill_process(i)?;
                 }
                 72..=76 => {
                     let i = self.pick(&members);
@@ -396,6 +410,31 @@ impl Fleet {
         self.restart(i)
     }
 
+    /// Runs computer `i` as a child process that writes until it is killed with SIGKILL at a
+    /// random moment, then starts it again here.
+    fn kill_process(&mut self, i: usize) -> Result<(), String> {
+        let Some(exe) = self.exe.clone() else {
+            return self.kill_restart(i);
+        };
+        self.machines[i].kill();
+        let peers: Vec<_> = (0..i)
+            .filter_map(|k| {
+                self.links
+                    .get(&(k, i))
+                    .map(|l| (l.addr, self.machines[k].id))
+            })
+            .collect();
+        self.writes += 1;
+        let m = &self.machines[i];
+        let (running, addr) = child::start(&exe, m.dir(), &m.name, self.writes, &peers)?;
+        *m.listen.lock().unwrap_or_else(|p| p.into_inner()) = addr;
+        let n = 1 + self.rng.below(20) as usize;
+        for (id, value) in running.kill_after(n)? {
+            self.acked.insert(id, (i, value));
+        }
+        self.restart(i)
+    }
+
     /// Every acknowledged write of a member (or only of `i` itself), as last written, on
     /// computer `i`.
     fn check_rows(&self, i: usize, only_own: bool) -> Result<(), String> {
@@ -523,14 +562,17 @@ impl Fleet {
         let Some(d) = self.doomed else { return Ok(()) };
         let members = self.members();
         let id = self.machines[d].id;
-        for &i in &members {
-            let trusted = self.on_db(i, |db| roster::members(db))?;
-            if !trusted.iter().any(|m| m.id == id && m.revoked) {
-                return Err(format!(
-                    "{} does not know of the removal",
-                    self.machines[i].name
-                ));
+        // Removed as the running nodes see it: refused, and no session with it left.
+        let start = Instant::now();
+        while !members.iter().all(|&i| {
+            self.machines[i].node().is_some_and(|n| {
+                n.roster.verdict(&id) == Verdict::Revoked && n.sessions_with(&id) == 0
+            })
+        }) {
+            if start.elapsed() > patience {
+                return Err("the members did not all end the removed computer's sessions".into());
             }
+            std::thread::sleep(Duration::from_millis(20));
         }
         self.on_db(d, |db| {
             db.execute(
