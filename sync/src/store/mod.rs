@@ -69,9 +69,6 @@ impl CrrConnection {
         // 32 MiB of page cache: a clinic's whole working set, so large merges and imports do
         // not spill to the WAL half-way.
         conn.pragma_update(None, "cache_size", -32768)?;
-        // Statement journals (each statement of a merge has one) in memory, not in temporary
-        // files: a large merge otherwise spends much of its time writing them.
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
         extension::load(&conn)?;
         Ok(CrrConnection(Some(conn)))
     }

@@ -132,9 +132,9 @@ impl Fleet {
         let doomed = (n >= 4).then_some(n - 1);
         let mut links = BTreeMap::new();
         for j in 0..n {
-            for i in 0..j {
+            for (i, m) in machines.iter().enumerate().take(j) {
                 if Some(j) != doomed {
-                    let to = machines[i].listen.clone();
+                    let to = m.listen.clone();
                     links.insert((i, j), net.block_on(Link::open(to, Duration::ZERO)));
                 }
             }
