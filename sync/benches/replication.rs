@@ -1,6 +1,8 @@
 //! Replication benchmark over real TLS on 127.0.0.1; prints `BENCH <name> <value>` lines:
 //! the initial sync of N patients (default 100,000; `REPL_BENCH_PATIENTS`) between two nodes,
-//! the bytes on the wire per change (counted by a relay between them), the latency of
+//! the bytes on the wire per change (counted by a relay between them), the same initial sync
+//! through a link that holds every chunk 25 ms each way (a 50 ms round trip; loss cannot be
+//! emulated here: the kernel has no netem and TCP would resend anyway), the latency of
 //! single edits reaching both other computers of three, and how long two computers that each
 //! took M new patients in one transaction while apart (default 40,000;
 //! `REPL_BENCH_OFFLINE_PATIENTS`) take to converge.
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use carebook_sync::clinic::demo;
 use carebook_sync::net::roster;
 use carebook_sync::store::CrrConnection;
+use carebook_tests::link::Link;
 use carebook_tests::{Computer, Online};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -152,6 +155,23 @@ async fn main() {
     println!(
         "BENCH wire_bytes_per_change {:.1}",
         wire.load(Ordering::Relaxed) as f64 / changes as f64
+    );
+
+    // The same initial sync over a 50 ms round trip.
+    let w = machine("W", 0).await;
+    let delayed = Link::open(
+        Arc::new(std::sync::Mutex::new(a.addr)),
+        Duration::from_millis(25),
+    )
+    .await;
+    let t = Instant::now();
+    link(&a, &w, delayed.addr).await;
+    while count(&w.db_path(), "SELECT count(*) FROM history") != history {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "BENCH initial_sync_wan_changes_per_s {:.0}",
+        changes as f64 / t.elapsed().as_secs_f64()
     );
 
     // Live: a third computer; single edits on A reach B and C.

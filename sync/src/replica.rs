@@ -42,8 +42,9 @@ use db::{
 mod db;
 
 /// Changes per batch (a batch never splits one transaction, so it may be larger; a batch
-/// larger than a frame travels in parts).
-pub const BATCH_CHANGES: i64 = 20_000;
+/// larger than a frame travels in parts). Large, because each export reads the clocks of
+/// every row changed after the watermark: many small batches made an initial sync quadratic.
+pub const BATCH_CHANGES: i64 = 200_000;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const SILENCE: Duration = Duration::from_secs(20);
 
@@ -67,8 +68,8 @@ impl Default for Limits {
         Limits {
             batch_changes: BATCH_CHANGES,
             part_bytes: 1 << 20,
-            window_frames: 8,
-            window_bytes: 8 << 20,
+            window_frames: 32,
+            window_bytes: 32 << 20,
             max_batch_bytes: 1 << 30,
         }
     }
@@ -105,6 +106,26 @@ async fn with_db<R: Send + 'static>(
         .await
         .map_err(|e| ReplicaError::Store(e.to_string()))?
         .map_err(|e| ReplicaError::Store(e.to_string()))
+}
+
+/// Runs a read on the blocking pool, on one of the store's readers (never the writer, so a
+/// long count does not hold up merges and exports).
+async fn with_reader<R: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+) -> Result<R, ReplicaError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        store.read(|c| f(c).map_err(|e| ReplicaError::Store(e.to_string())))
+    })
+    .await
+    .map_err(|e| ReplicaError::Store(e.to_string()))?
+}
+
+impl From<crate::store::StoreError> for ReplicaError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ReplicaError::Store(e.to_string())
+    }
 }
 
 /// How this computer introduces itself in its hello.
@@ -434,7 +455,7 @@ impl<W: AsyncWrite + Unpin> Outbox<'_, W> {
                 {
                     self.counted = Some(Instant::now());
                     let p = self.peer.to_vec();
-                    let behind = with_db(self.store, move |c| lag(c, from, &p)).await?;
+                    let behind = with_reader(self.store, move |c| lag(c, from, &p)).await?;
                     self.report(behind, false);
                 }
                 Ok(true)

@@ -1,8 +1,11 @@
 //! Helpers shared by Carebook's tests: databases with the CRR engine loaded, change exchange
 //! between them, canonical dumps of rows and changes to compare replicas, a computer of the
-//! clinic (with its node, once online) and waiting for something to become true.
+//! clinic (with its node, once online), waiting for something to become true, a link that can
+//! be cut or delayed, and the fault and attack suite.
 
+pub mod chaos;
 mod computer;
+pub mod link;
 mod wait;
 
 pub use computer::{Computer, Online};
