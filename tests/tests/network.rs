@@ -546,7 +546,10 @@ async fn a_member_cannot_claim_another_members_site() {
             .query_row("SELECT crsql_site_id()", [], |r| r.get(0))
             .unwrap()
     };
-    let acked = replica::acknowledged(&a.node.store.writer(), &site(&b)).unwrap();
+    // B's acknowledgement follows its merge: wait for it before reading it.
+    let acked_by_b = || replica::acknowledged(&a.node.store.writer(), &site(&b)).unwrap();
+    eventually("B acknowledged A's changes", || acked_by_b() > 0).await;
+    let acked = acked_by_b();
 
     match hello_with_site(&rogue, &a, site(&b)).await {
         proto::Msg::Bye { reason } => {
