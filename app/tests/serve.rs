@@ -88,6 +88,7 @@ fn a_node_killed_during_a_large_catch_up_converges_after_restart() {
     {
         std::fs::create_dir_all(&da).unwrap();
         let store = Store::open(&da.join("carebook.db"), schema::CLINIC).unwrap();
+        // Several batches (a batch holds up to 20,000 changes, about 800 patients).
         demo::fill(&store.writer(), 6_000, 5).unwrap();
     }
     let a = Serve::start(&da, "Front desk");

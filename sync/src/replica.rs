@@ -44,7 +44,7 @@ mod db;
 /// Changes per batch (a batch never splits one transaction, so it may be larger; a batch
 /// larger than a frame travels in parts). Large, because each export reads the clocks of
 /// every row changed after the watermark: many small batches made an initial sync quadratic.
-pub const BATCH_CHANGES: i64 = 200_000;
+pub const BATCH_CHANGES: i64 = 20_000;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const SILENCE: Duration = Duration::from_secs(20);
 
