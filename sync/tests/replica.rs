@@ -66,7 +66,11 @@ async fn two_computers_catch_up_and_stay_in_sync() {
     // Live: a write on each side reaches the other.
     let id = {
         let db = b.writer();
-        let nurse = staff::add(&db, "Kai Night", staff::Role::Receptionist).unwrap();
+        let nurse = staff::list(&db)
+            .unwrap()
+            .into_iter()
+            .find(|s| s.roles.has(staff::Role::Receptionist))
+            .unwrap();
         let actor = Actor::at_this_device(&db, &nurse.id).unwrap();
         let f = PatientFields {
             family_name: "Mensah".into(),
