@@ -389,7 +389,8 @@ async fn bad_frames_from_a_trusted_computer_are_refused_with_a_logged_reason() {
 fn in_the_shell(db: &std::path::Path, sql: &str) {
     let engine = carebook_sync::store::locate_engine().unwrap();
     let script = format!(
-        ".load {}\n{sql}\nSELECT crsql_finalize();\n",
+        // Like any program beside a running Carebook: wait for the writer rather than fail.
+        ".timeout 5000\n.load {}\n{sql}\nSELECT crsql_finalize();\n",
         engine.with_extension("").display()
     );
     let mut child = std::process::Command::new("sqlite3")
