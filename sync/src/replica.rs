@@ -44,7 +44,8 @@ mod db;
 /// Changes per batch (a batch never splits one transaction, so it may be larger; a batch
 /// larger than a frame travels in parts). Each export reads the clocks of every row changed
 /// after the watermark, so many small batches make an initial sync slower than it need be; a
-/// larger batch waits until a restarted computer is shown to catch up with it.
+/// larger batch waits until the kill-during-catch-up test can be made larger than one batch
+/// and still pass.
 pub const BATCH_CHANGES: i64 = 20_000;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const SILENCE: Duration = Duration::from_secs(20);
