@@ -24,19 +24,26 @@ fn note(plan: &str) -> VisitFields {
     }
 }
 
-/// A draft visit written on `a` and known to `b`; returns the visit id and the doctor's id.
-fn draft_on_both(a: &Computer, b: &Computer) -> (String, String) {
-    let db = a.store.writer();
-    let doctor = staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap().id;
-    let actor = Actor::at_this_device(&db, &doctor).unwrap();
+/// A doctor, a patient and an empty visit note on `db`: the visit id, the doctor's id and the
+/// doctor as the one acting.
+fn open_visit(db: &rusqlite::Connection) -> (String, String, Actor) {
+    let doctor = staff::add(db, "Dr Ada Osei", Role::Doctor).unwrap().id;
+    let actor = Actor::at_this_device(db, &doctor).unwrap();
     let fields = PatientFields {
         given_name: "Chidi".into(),
         family_name: "Okafor".into(),
         date_of_birth: "1984-03-27".into(),
         ..Default::default()
     };
-    let p = patients::create(&db, &actor, &fields).unwrap();
-    let v = visits::start(&db, &actor, &p.id, &doctor, "2026-12-02").unwrap();
+    let p = patients::create(db, &actor, &fields).unwrap();
+    let v = visits::start(db, &actor, &p.id, &doctor, "2026-12-02").unwrap();
+    (v, doctor, actor)
+}
+
+/// A draft visit written on `a` and known to `b`; returns the visit id and the doctor's id.
+fn draft_on_both(a: &Computer, b: &Computer) -> (String, String) {
+    let db = a.store.writer();
+    let (v, doctor, actor) = open_visit(&db);
     visits::save(&db, &actor, &v, &note("rest, fluids")).unwrap();
     drop(db);
     send(a, b);
@@ -138,16 +145,7 @@ fn notes_finalised_before_the_upgrade_keep_their_text() {
     let (visit, doctor) = {
         let older = Store::open(&path, before_final_copies).unwrap();
         let db = older.writer();
-        let doctor = staff::add(&db, "Dr Ada Osei", Role::Doctor).unwrap().id;
-        let actor = Actor::at_this_device(&db, &doctor).unwrap();
-        let fields = PatientFields {
-            given_name: "Chidi".into(),
-            family_name: "Okafor".into(),
-            date_of_birth: "1984-03-27".into(),
-            ..Default::default()
-        };
-        let p = patients::create(&db, &actor, &fields).unwrap();
-        let v = visits::start(&db, &actor, &p.id, &doctor, "2026-12-02").unwrap();
+        let (v, doctor, _) = open_visit(&db);
         // As the previous version finalised a note: the lock on the visit row only.
         db.execute(
             "UPDATE visits SET plan = 'rest, fluids', finalized_at = 1764660000, finalized_by = ?1",

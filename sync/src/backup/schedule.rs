@@ -409,6 +409,16 @@ pub fn recall(dir: &Path, device: &DeviceId) -> Result<Option<Passphrase>, Backu
 mod tests {
     use super::*;
 
+    /// The files' names in a folder, sorted.
+    fn names_in(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn due_and_overdue_follow_the_interval() {
         let s = Schedule {
@@ -447,11 +457,7 @@ mod tests {
         std::fs::write(&by_hand, b"x").unwrap();
         let now = 1_700_000_000 + 5 * day;
         prune(dir.path(), &me, 2, now).unwrap();
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
+        let left = names_in(dir.path());
         let mine: Vec<&String> = left
             .iter()
             .filter(|n| n.starts_with(&format!("carebook-{}", me.short())))
@@ -541,11 +547,7 @@ mod tests {
             std::fs::write(dir.path().join(n), b"x").unwrap();
         }
         prune(dir.path(), &me, 2, now).unwrap();
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
+        let left = names_in(dir.path());
         assert_eq!(left, [names[2].clone(), names[3].clone()]);
     }
 
