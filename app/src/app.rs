@@ -11,9 +11,8 @@ use carebook_sync::clinic::access::{self, Permission};
 use carebook_sync::clinic::staff::{self, Staff};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::Summary;
-use iced::keyboard::{self, key::Named, Key};
 use iced::widget::{column, container, operation};
-use iced::{Element, Fill, Subscription, Task, Theme};
+use iced::{Element, Fill, Task, Theme};
 
 use crate::autobackup;
 use crate::backend::Runner;
@@ -97,7 +96,7 @@ pub struct App {
     pub idle_lock: Duration,
     pub device_id: String,
     pub route: Route,
-    trail: Vec<Route>,
+    pub(crate) trail: Vec<Route>,
     pub screen: Screen,
     /// The patient list's search, kept while other screens are open.
     pub patients: patients::Patients,
@@ -106,7 +105,7 @@ pub struct App {
     /// The database's version when the screen last heard of changes (-1: not yet).
     db_version: i64,
     /// The first screen with records was shown (the staff had loaded).
-    opened: bool,
+    pub(crate) opened: bool,
     /// What a benchmark asks to see (see `probe`).
     pub probe: Probe,
     /// The digest the patient probe printed last.
@@ -240,7 +239,7 @@ impl App {
     }
 
     /// Shows a route with a fresh screen, which loads what it shows.
-    fn show(&mut self, route: Route) -> Task<Message> {
+    pub(crate) fn show(&mut self, route: Route) -> Task<Message> {
         self.route = route.clone();
         self.notice = None;
         let restoring = self.setup == Some(Setup::Restore);
@@ -361,34 +360,7 @@ impl App {
         Task::batch([task, next])
     }
 
-    /// Someone proved who they are: the same person gets back what they left; another person
-    /// starts from the patient list (nothing of the last person's typing is shown to them).
-    fn signed_in(&mut self, s: Staff) -> Task<Message> {
-        self.lock = None;
-        self.last_activity = Instant::now();
-        let same = self.me.as_ref().is_some_and(|m| m.id == s.id);
-        self.notice = (!same).then(|| format!("{} is now at the keyboard", s.name));
-        self.me = Some(s);
-        if !self.opened {
-            return self.staff_loaded(self.staff.clone());
-        }
-        if same {
-            return Task::none();
-        }
-        self.trail.clear();
-        self.patients = patients::Patients::default();
-        self.show(Route::Patients)
-    }
-
-    /// Locks the window: the lock screen shows no patient data; the open screen keeps its state
-    /// for the same person.
-    fn lock_now(&mut self) {
-        if self.me.is_some() && self.lock.is_none() {
-            self.lock = Some(sign_in::SignIn::locked(self.me.clone()));
-        }
-    }
-
-    fn staff_loaded(&mut self, staff: Vec<Staff>) -> Task<Message> {
+    pub(crate) fn staff_loaded(&mut self, staff: Vec<Staff>) -> Task<Message> {
         self.staff = staff;
         if let Some(me) = &self.me {
             self.me = self.staff.iter().find(|s| s.id == me.id).cloned();
@@ -581,52 +553,6 @@ impl App {
         }
     }
 
-    pub fn subscription(&self) -> Subscription<Message> {
-        let probe = if self.probe == Probe::FirstFrame {
-            iced::window::frames().map(|_| Message::Frame)
-        } else {
-            Subscription::none()
-        };
-        let progress = match &self.screen {
-            Screen::Backups(b) if b.running.is_some() => {
-                iced::time::every(Duration::from_millis(100))
-                    .map(|_| Message::Backups(backups::Msg::Progress))
-            }
-            _ => Subscription::none(),
-        };
-        // While someone is signed in and the window is open, it looks every few seconds
-        // whether it has been idle too long.
-        let idle = if self.me.is_some() && self.lock.is_none() {
-            iced::time::every(Duration::from_secs(5)).map(Message::IdleCheck)
-        } else {
-            Subscription::none()
-        };
-        Subscription::batch([
-            probe,
-            progress,
-            crate::changes::subscription(self.runner.store().clone()).map(Message::Changed),
-            self.backups()
-                .map(|m| autobackup::subscription(m).map(Message::BackupsOverdue))
-                .unwrap_or_else(Subscription::none),
-            keyboard::listen().filter_map(shortcut),
-            idle,
-            iced::event::listen_with(|event, _status, _window| match event {
-                iced::Event::Keyboard(keyboard::Event::KeyPressed { .. })
-                | iced::Event::Mouse(
-                    iced::mouse::Event::ButtonPressed(_) | iced::mouse::Event::WheelScrolled { .. },
-                ) => Some(Message::Activity),
-                _ => None,
-            }),
-            iced::event::listen_with(|event, _status, _window| match event {
-                iced::Event::Keyboard(keyboard::Event::KeyPressed {
-                    key: Key::Named(Named::Escape),
-                    ..
-                }) => Some(Message::Back),
-                _ => None,
-            }),
-        ])
-    }
-
     pub fn view(&self) -> Element<'_, Message> {
         if let Some(lock) = &self.lock {
             return lock.view(&self.staff).map(Message::SignIn);
@@ -668,20 +594,4 @@ where
     M: Send + 'static,
 {
     (screen(Box::new(state)), task.map(message))
-}
-
-/// Keyboard shortcuts that widgets did not take (Escape is handled apart: a focused text box
-/// swallows it).
-pub fn shortcut(event: keyboard::Event) -> Option<Message> {
-    let keyboard::Event::KeyPressed { key, modifiers, .. } = event else {
-        return None;
-    };
-    match key.as_ref() {
-        Key::Character("n") if modifiers.command() => Some(Message::Go(Route::NewPatient)),
-        Key::Character("f") if modifiers.command() => Some(Message::FocusSearch),
-        Key::Character("t") if modifiers.command() => Some(Message::Go(Route::Today)),
-        Key::Named(Named::Tab) if modifiers.shift() => Some(Message::FocusPrevious),
-        Key::Named(Named::Tab) => Some(Message::FocusNext),
-        _ => None,
-    }
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod app;
+mod at_keyboard;
 mod autobackup;
 mod backend;
 mod bars;
@@ -22,6 +23,7 @@ mod context;
 mod dialogs;
 mod facts;
 mod gui;
+mod listen;
 mod logs;
 mod nav;
 mod passphrase;

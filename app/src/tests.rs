@@ -13,7 +13,8 @@ use carebook_sync::store::{schema, Store};
 use iced::keyboard::{self, key::Named, Key, Modifiers};
 use iced::widget::text_editor;
 
-use crate::app::{shortcut, Message, Screen};
+use crate::app::{Message, Screen};
+use crate::listen::shortcut;
 use crate::nav::Route;
 use crate::screen::{form, patient, patients, today, visit};
 use crate::testing::Window;

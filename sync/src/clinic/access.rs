@@ -4,9 +4,9 @@
 //! reason, and the access log (who opened which record, from which computer), append-only here
 //! and on merge.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::staff::{self, Role, Roles};
+use super::roles::{Role, Roles};
 use super::{new_id, now, Actor, ClinicError, Result};
 
 /// What an operation needs.
@@ -104,15 +104,24 @@ fn who_may(p: Permission) -> String {
 
 /// The signed-in person's roles now, or why they may not act at all.
 pub fn roles_of(db: &Connection, actor: &Actor) -> Result<Roles> {
-    let me = staff::get(db, &actor.staff_id).map_err(|_| {
-        ClinicError::Refused("the signed-in person is not on the staff list".into())
-    })?;
-    if !me.active {
+    let me = db
+        .prepare_cached("SELECT role, active FROM staff WHERE id = ?1")?
+        .query_row([&actor.staff_id], |r| {
+            Ok((
+                Roles::from_text(&r.get::<_, String>(0)?),
+                r.get::<_, i64>(1)? != 0,
+            ))
+        })
+        .optional()?
+        .ok_or_else(|| {
+            ClinicError::Refused("the signed-in person is not on the staff list".into())
+        })?;
+    if !me.1 {
         return Err(ClinicError::Refused(
             "this person has been deactivated; ask an administrator".into(),
         ));
     }
-    Ok(me.roles)
+    Ok(me.0)
 }
 
 /// Why someone without the permission is refused, in plain words ("only doctors can ...").

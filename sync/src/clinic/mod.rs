@@ -12,6 +12,7 @@ pub mod history;
 pub mod patients;
 pub mod pin;
 pub mod profile;
+pub mod roles;
 pub mod search;
 pub mod staff;
 pub mod visits;
