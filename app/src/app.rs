@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carebook_sync::clinic::access::{self, Permission};
+use carebook_sync::clinic::settings;
 use carebook_sync::clinic::staff::{self, Staff};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::Summary;
@@ -19,6 +20,7 @@ use crate::backend::Runner;
 use crate::context::{Context, Folders};
 use crate::nav::{Event, Route, Setup};
 use crate::probe::{self, Probe};
+use crate::screen::staff::StaffScreen;
 use crate::screen::{
     about, backups, first_run, form, patient, patients, peers, scan, sign_in, today, visit,
 };
@@ -36,6 +38,7 @@ pub enum Screen {
     Visit(Box<visit::VisitEditor>),
     Peers(Box<peers::Peers>),
     Backups(Box<backups::Backups>),
+    Staff(Box<StaffScreen>),
     About(Box<about::About>),
     Scan(Box<scan::Scan>),
 }
@@ -51,12 +54,15 @@ pub enum Message {
     Visit(visit::Msg),
     Peers(peers::Msg),
     Backups(backups::Msg),
+    Staff(crate::screen::staff::Msg),
     About(about::Msg),
     Scan(scan::Msg),
     /// The sign-in and lock screen, over whatever screen is open.
     SignIn(sign_in::Msg),
     // What the app itself hears.
     StaffLoaded(Result<Vec<Staff>, String>),
+    /// The clinic's idle time before the window locks, in minutes.
+    IdleLockLoaded(u32),
     /// Committed changes were announced (by this window, a merge or another program); the
     /// database's version as of then.
     Changed(i64),
@@ -73,14 +79,20 @@ pub enum Message {
     Frame,
     SwitchStaff(Staff),
     ToggleTheme,
+    /// The person at the keyboard takes the administrator role (the clinic has none), and how
+    /// that went.
+    BecomeAdmin,
+    BecameAdmin(Result<(), String>),
     /// The person touched the keyboard or the mouse.
     Activity,
     /// Time to see whether the window has been idle too long (it then locks).
     IdleCheck(Instant),
 }
 
-/// How long the window waits, untouched, before it locks (until the clinic sets its own).
-pub const IDLE_LOCK: Duration = Duration::from_secs(5 * 60);
+/// How long the window waits, untouched, before it locks (until the clinic's own setting is
+/// read).
+pub const IDLE_LOCK: Duration =
+    Duration::from_secs(60 * carebook_sync::clinic::settings::DEFAULT_IDLE_MINUTES as u64);
 
 #[derive(Debug)]
 pub struct App {
@@ -109,7 +121,7 @@ pub struct App {
     /// What a benchmark asks to see (see `probe`).
     pub probe: Probe,
     /// The digest the patient probe printed last.
-    probed: Option<u64>,
+    pub(crate) probed: Option<u64>,
     /// This computer on the clinic's network (None when the window runs offline, or in tests).
     pub node: Option<Arc<Node>>,
     pub listen_port: u16,
@@ -201,10 +213,18 @@ impl App {
         (app, task)
     }
 
+    /// Reads the staff list and the clinic's idle lock (both replicated: they change when
+    /// another computer's changes arrive).
     pub fn load_staff(&self) -> Task<Message> {
-        self.runner
+        let staff = self
+            .runner
             .read(|db| staff::list(db).map_err(|e| e.to_string()))
-            .map(Message::StaffLoaded)
+            .map(Message::StaffLoaded);
+        let idle = self
+            .runner
+            .read(|db| settings::idle_lock_minutes(db).map_err(|e| e.to_string()))
+            .map(|m| Message::IdleLockLoaded(m.unwrap_or(settings::DEFAULT_IDLE_MINUTES)));
+        Task::batch([staff, idle])
     }
 
     /// Opens a route, remembering where we were for Back (Esc).
@@ -224,6 +244,7 @@ impl App {
         let needs = match route {
             Route::Peers | Route::Scan => Some(Permission::Computers),
             Route::Backups => Some(Permission::Backups),
+            Route::Staff => Some(Permission::Staff),
             _ => None,
         };
         if let (Some(p), Some(me)) = (needs, &self.me) {
@@ -281,6 +302,7 @@ impl App {
                 Screen::Backups,
                 Message::Backups,
             ),
+            Route::Staff => opened(StaffScreen::open(&ctx), Screen::Staff, Message::Staff),
             Route::About => (
                 Screen::About(Box::new(about::About::open(&ctx))),
                 Task::none(),
@@ -302,6 +324,7 @@ impl App {
             Screen::Visit(v) => v.refresh(&ctx).map(Message::Visit),
             Screen::Peers(p) => p.refresh(&ctx).map(Message::Peers),
             Screen::Backups(b) => b.refresh(&ctx).map(Message::Backups),
+            Screen::Staff(s) => s.refresh(&ctx).map(Message::Staff),
             Screen::FirstRun(_) | Screen::About(_) | Screen::Scan(_) => Task::none(),
         }
     }
@@ -422,11 +445,16 @@ impl App {
             Message::Visit(m) => on_screen!(self, Visit, m, |s, ctx| s.update(m, ctx)),
             Message::Peers(m) => on_screen!(self, Peers, m, |s, ctx| s.update(m, ctx)),
             Message::Backups(m) => on_screen!(self, Backups, m, |s, ctx| s.update(m, ctx)),
+            Message::Staff(m) => on_screen!(self, Staff, m, |s, ctx| s.update(m, ctx)),
             Message::About(m) => on_screen!(self, About, m, |s, _ctx| (s.update(m), None)),
             Message::Scan(m) => on_screen!(self, Scan, m, |s, _ctx| s.update(m)),
             Message::StaffLoaded(Ok(staff)) => self.staff_loaded(staff),
             Message::StaffLoaded(Err(e)) => {
                 self.notice = Some(e);
+                Task::none()
+            }
+            Message::IdleLockLoaded(minutes) => {
+                self.idle_lock = Duration::from_secs(60 * u64::from(minutes));
                 Task::none()
             }
             Message::Changed(version) => {
@@ -487,6 +515,8 @@ impl App {
                 let task = task.map(Message::SignIn);
                 self.follow(task, event)
             }
+            Message::BecomeAdmin => self.become_admin(),
+            Message::BecameAdmin(r) => self.became_admin(r),
             Message::Activity => {
                 self.last_activity = Instant::now();
                 Task::none()
@@ -502,34 +532,6 @@ impl App {
                 Task::none()
             }
         }
-    }
-
-    /// The patient probe: a line each time the open page shows a new phone number.
-    fn probe_patient(&mut self) {
-        let (Probe::Patient(_), Screen::Patient(page)) = (&self.probe, &self.screen) else {
-            return;
-        };
-        let Some(shown) = page
-            .data
-            .as_ref()
-            .map(|d| probe::digest(&d.patient.fields.phone))
-        else {
-            return;
-        };
-        if self.probed != Some(shown) {
-            self.probed = Some(shown);
-            println!("shown {shown:016x}");
-        }
-    }
-
-    /// How the other computers are connected, for the status line.
-    fn load_sync(&self) -> Task<Message> {
-        let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
-            return Task::none();
-        };
-        self.runner
-            .read(move |db| carebook_sync::net::roster::summary(db, &me).map_err(|e| e.to_string()))
-            .map(|s| Message::Sync(s.unwrap_or_default()))
     }
 
     /// What the automatic backups' loop needs (it runs once the clinic is set up here).
@@ -568,6 +570,7 @@ impl App {
             Screen::Visit(editor) => editor.view().map(Message::Visit),
             Screen::Peers(p) => p.view().map(Message::Peers),
             Screen::Backups(b) => b.view().map(Message::Backups),
+            Screen::Staff(s) => s.view().map(Message::Staff),
             Screen::About(a) => a.view().map(Message::About),
             Screen::Scan(s) => s.view().map(Message::Scan),
         };

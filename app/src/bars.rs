@@ -3,7 +3,9 @@
 //! computer is being set up, and the notice line under them.
 
 use iced::widget::{button, container, pick_list, row, space, text, tooltip};
-use iced::{Center, Element, Fill};
+use iced::{Center, Element, Fill, Task};
+
+use carebook_sync::clinic::staff::Role;
 
 use crate::app::{App, Message};
 use crate::nav::{Route, Setup};
@@ -19,6 +21,16 @@ fn tip<'a>(what: impl Into<Element<'a, Message>>, tip: &'a str) -> tooltip::Tool
 }
 
 impl App {
+    /// How the other computers are connected, for the status line.
+    pub(crate) fn load_sync(&self) -> Task<Message> {
+        let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
+            return Task::none();
+        };
+        self.runner
+            .read(move |db| carebook_sync::net::roster::summary(db, &me).map_err(|e| e.to_string()))
+            .map(|s| Message::Sync(s.unwrap_or_default()))
+    }
+
     /// The status line: how the clinic's other computers are connected.
     pub fn sync_line(&self) -> String {
         let s = &self.sync;
@@ -51,6 +63,7 @@ impl App {
                 .style(style)
                 .on_press(Message::Go(route))
         };
+        let admin = self.me.as_ref().is_some_and(|me| me.roles.has(Role::Admin));
         row![
             text("Carebook").font(theme::BOLD).size(20),
             space().width(8),
@@ -62,8 +75,10 @@ impl App {
                     .on_press(Message::Go(Route::NewPatient)),
                 "Ctrl+N"
             ),
-            nav("Computers", Route::Peers),
-            nav("Backups", Route::Backups),
+            // The administrators' screens (the library refuses their work to others too).
+            admin.then(|| nav("Computers", Route::Peers)),
+            admin.then(|| nav("Backups", Route::Backups)),
+            admin.then(|| nav("Staff", Route::Staff)),
             self.backups_overdue.then(|| {
                 button(text("Backup overdue").size(13))
                     .style(button::danger)
@@ -112,14 +127,33 @@ impl App {
         .into()
     }
 
-    /// The notice line under the top bar (errors and confirmations), when there is one.
+    /// The notice line under the top bar (errors and confirmations), when there is one; and
+    /// while the clinic has no administrator (a database from before roles), the offer to
+    /// become one.
     pub fn notice_bar(&self) -> Option<Element<'_, Message>> {
-        self.notice.as_ref().map(|n| {
+        let notice = self.notice.as_ref().map(|n| {
             container(text(n.clone()))
                 .padding([6, 12])
                 .width(Fill)
                 .style(theme::notice)
-                .into()
-        })
+        });
+        let no_admin = self.me.is_some() && !self.staff.iter().any(|s| s.roles.has(Role::Admin));
+        let offer = no_admin.then(|| {
+            container(
+                row![
+                    text("This clinic has no administrator yet: someone must be one to add staff, pair computers and make backups."),
+                    button(text("Become the administrator")).on_press(Message::BecomeAdmin),
+                ]
+                .spacing(12)
+                .align_y(Center),
+            )
+            .padding([6, 12])
+            .width(Fill)
+            .style(theme::notice)
+        });
+        match (notice, offer) {
+            (None, None) => None,
+            (n, o) => Some(iced::widget::column![n, o].spacing(2).into()),
+        }
     }
 }

@@ -38,6 +38,8 @@ mod tests;
 mod tests_backups;
 #[cfg(test)]
 mod tests_scan;
+#[cfg(test)]
+mod tests_staff;
 mod theme;
 
 #[derive(Parser, Debug)]

@@ -13,6 +13,8 @@ pub enum Route {
     Visit(String),
     Peers,
     Backups,
+    /// The staff list and the clinic's settings (administrators).
+    Staff,
     About,
     Scan,
 }

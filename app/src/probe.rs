@@ -6,6 +6,8 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use crate::app::Screen;
+
 /// What the benchmark wants to see.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Probe {
@@ -52,4 +54,20 @@ pub fn digest(value: &str) -> u64 {
     let mut h = DefaultHasher::new();
     value.hash(&mut h);
     h.finish()
+}
+
+impl crate::app::App {
+    /// The patient probe: a line each time the open page shows a new phone number.
+    pub(crate) fn probe_patient(&mut self) {
+        let (Probe::Patient(_), Screen::Patient(page)) = (&self.probe, &self.screen) else {
+            return;
+        };
+        let Some(shown) = page.data.as_ref().map(|d| digest(&d.patient.fields.phone)) else {
+            return;
+        };
+        if self.probed != Some(shown) {
+            self.probed = Some(shown);
+            println!("shown {shown:016x}");
+        }
+    }
 }

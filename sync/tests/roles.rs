@@ -6,7 +6,7 @@ use carebook_sync::clinic::appointments::{self, Status};
 use carebook_sync::clinic::patients::{self, PatientFields};
 use carebook_sync::clinic::staff::{self, Role, Roles};
 use carebook_sync::clinic::visits::{self, VisitFields};
-use carebook_sync::clinic::{access, history, pin, Actor, ClinicError};
+use carebook_sync::clinic::{access, history, pin, settings, Actor, ClinicError};
 use carebook_sync::store::{schema, Store};
 use rusqlite::Connection;
 
@@ -259,8 +259,8 @@ const TABLE: &[(&str, Op, &str)] =
             "---yy",
         ),
         (
-            "change the clinic's settings",
-            |db, a, _| access::require(db, a, access::Permission::Settings),
+            "change the clinic's idle lock",
+            |db, a, _| settings::set_idle_lock_minutes(db, a, 10),
             "---yy",
         ),
     ];
@@ -427,4 +427,40 @@ fn pins_are_hashed_wrong_ones_slow_down_and_resets_are_recorded() {
         )
         .unwrap();
     assert_eq!(resets, 1);
+}
+
+#[test]
+fn the_idle_lock_is_the_clinics_kept_in_range_and_recorded() {
+    let c = clinic();
+    let db = c.store.writer();
+    assert_eq!(
+        settings::idle_lock_minutes(&db).unwrap(),
+        settings::DEFAULT_IDLE_MINUTES
+    );
+    settings::set_idle_lock_minutes(&db, &c.admin, 12).unwrap();
+    assert_eq!(settings::idle_lock_minutes(&db).unwrap(), 12);
+    for bad in [0, 61] {
+        let err = settings::set_idle_lock_minutes(&db, &c.admin, bad).unwrap_err();
+        assert!(err.to_string().contains("between 1 and 60"), "{err}");
+    }
+    assert_eq!(
+        settings::idle_lock_minutes(&db).unwrap(),
+        12,
+        "refused values change nothing"
+    );
+    let log = access::export_csv(&db, &c.admin).unwrap();
+    assert!(
+        log.contains("setting changed,,idle_lock_minutes,12"),
+        "{log}"
+    );
+    // A value that arrives from elsewhere out of range (an older or hostile computer) cannot
+    // switch the lock off: it reads as the nearest allowed value.
+    for (stored, read) in [("0", 1), ("-5", 1), ("100000", 60), ("soon", 5)] {
+        db.execute(
+            "UPDATE settings SET value = ?1 WHERE key = 'idle_lock_minutes'",
+            [stored],
+        )
+        .unwrap();
+        assert_eq!(settings::idle_lock_minutes(&db).unwrap(), read, "{stored}");
+    }
 }

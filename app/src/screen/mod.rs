@@ -9,5 +9,6 @@ pub mod patients;
 pub mod peers;
 pub mod scan;
 pub mod sign_in;
+pub mod staff;
 pub mod today;
 pub mod visit;

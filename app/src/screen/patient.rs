@@ -2,6 +2,7 @@
 //! the record's history, archive/restore, and merging a duplicate record into this one (or
 //! undoing such a merge).
 
+use carebook_sync::clinic::access::Permission;
 use carebook_sync::clinic::appointments::{self, Appointment};
 use carebook_sync::clinic::history::Entry;
 use carebook_sync::clinic::patients::{self, Patient};
@@ -26,12 +27,22 @@ pub struct Loaded {
     pub duplicates: Vec<Patient>,
     /// The merge that absorbed this record, if it was merged into another.
     pub merge: Option<String>,
+    /// The visits' clinical text is not for this person (their roles, and no emergency access).
+    pub notes_withheld: bool,
+    /// Who looked at this record, newest first (for administrators and doctors; None for
+    /// others).
+    pub looked: Option<Vec<access::Entry>>,
 }
 
 fn load(db: &CrrConnection, actor: Option<&Actor>, id: &str) -> clinic::Result<Loaded> {
     let actor = actor.ok_or_else(|| clinic::ClinicError::Refused("sign in first".into()))?;
     let patient = patients::get(db, id)?;
+    let looked = access::roles_may(access::roles_of(db, actor)?, Permission::AccessLog)
+        .then(|| access::for_patient(db, actor, id))
+        .transpose()?;
     Ok(Loaded {
+        notes_withheld: !access::may_read_notes(db, actor, id)?,
+        looked,
         appointments: appointments::for_patient(db, id)?,
         visits: visits::for_patient(db, actor, id)?,
         history: history::for_patient(db, actor, id)?,
@@ -52,6 +63,8 @@ pub struct PatientPage {
     pub book_reason: String,
     pub book_with: Option<Staff>,
     pub doctors: Vec<Staff>,
+    /// Why the notes must be opened, typed by someone whose roles do not include them.
+    pub emergency_reason: String,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +83,9 @@ pub enum Msg {
     Merge(String),
     UndoMerge(String),
     OpenDuplicate(String),
+    EmergencyReason(String),
+    /// Open the notes in an emergency, with the typed reason (recorded, reviewed by admins).
+    Emergency,
 }
 
 /// The next quarter hour from now, local time.
@@ -237,7 +253,17 @@ impl PatientPage {
             )));
         }
         let mut notes = column![text("Visits").font(theme::BOLD)].spacing(3);
-        for v in &d.visits {
+        if d.notes_withheld && !d.visits.is_empty() {
+            notes = notes.push(self.emergency_box());
+        }
+        for v in d.visits.iter().filter(|v| v.withheld) {
+            let state = if v.is_final() { "final" } else { "draft" };
+            notes = notes.push(text(format!(
+                "{}  {}  ·  {state} note (its text is for nurses and doctors)",
+                v.visit_date, v.clinician_name
+            )));
+        }
+        for v in d.visits.iter().filter(|v| !v.withheld) {
             let state = if v.is_final() { "final" } else { "draft" };
             let amended = if v.amendments.is_empty() {
                 String::new()
@@ -312,7 +338,9 @@ impl PatientPage {
         let left = column![details, book, appts]
             .spacing(16)
             .width(FillPortion(1));
-        let right = column![notes, past].spacing(16).width(FillPortion(1));
+        let right = column![notes, past, d.looked.as_deref().map(looked)]
+            .spacing(16)
+            .width(FillPortion(1));
         scrollable(
             column![
                 header,
@@ -330,7 +358,54 @@ impl PatientPage {
     }
 }
 
+/// "Who looked at this record": the access log's rows for it, newest first.
+fn looked(entries: &[access::Entry]) -> Element<'_, Msg> {
+    let mut c = column![text("Who looked at this record").font(theme::BOLD)].spacing(2);
+    for e in entries.iter().take(50) {
+        let why = if e.detail.is_empty() {
+            String::new()
+        } else {
+            format!(": “{}”", e.detail)
+        };
+        c = c.push(
+            text(format!(
+                "{}  {} on computer {}  ·  {}{why}",
+                clock::local(e.at, clock::MINUTE),
+                e.staff_name,
+                &e.device_id[..e.device_id.len().min(6)],
+                e.action
+            ))
+            .size(13),
+        );
+    }
+    c.into()
+}
+
 impl PatientPage {
+    /// For someone whose roles do not include the notes: opening them in an emergency, with a
+    /// reason that is recorded and reviewed by an administrator.
+    fn emergency_box(&self) -> Element<'_, Msg> {
+        container(
+            column![
+                text("Visit notes are for nurses and doctors. In an emergency you can open them here for 12 hours: say why. It is recorded and an administrator reviews it."),
+                row![
+                    text_input("Why the notes must be opened", &self.emergency_reason)
+                        .on_input(Msg::EmergencyReason)
+                        .on_submit(Msg::Emergency),
+                    button(text("Open in an emergency"))
+                        .style(button::danger)
+                        .on_press(Msg::Emergency),
+                ]
+                .spacing(8),
+            ]
+            .spacing(6),
+        )
+        .padding(8)
+        .width(Fill)
+        .style(theme::notice)
+        .into()
+    }
+
     pub fn update(&mut self, msg: Msg, ctx: &Context) -> (Task<Msg>, Option<Event>) {
         let id = self.id.clone();
         let open = |r: Route| (Task::none(), Some(Event::Open(r)));
@@ -345,6 +420,13 @@ impl PatientPage {
             Msg::Edit => return open(Route::EditPatient(id)),
             Msg::OpenVisit(v) => return open(Route::Visit(v)),
             Msg::OpenDuplicate(other) => return open(Route::Patient(other)),
+            Msg::EmergencyReason(v) => self.emergency_reason = v,
+            Msg::Emergency => {
+                let reason = self.emergency_reason.clone();
+                return self.write(ctx, move |db, actor| {
+                    access::emergency(db, actor, &id, &reason).map(|()| None)
+                });
+            }
             Msg::Book => {
                 let Ok(minutes) = self.book_minutes.trim().parse::<i64>() else {
                     let why = "Duration must be a number of minutes".to_string();

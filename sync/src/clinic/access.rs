@@ -154,6 +154,7 @@ pub enum Action {
     StaffEdited,
     Deactivated,
     Reactivated,
+    SettingChanged,
 }
 
 impl Action {
@@ -172,6 +173,7 @@ impl Action {
             Action::StaffEdited => "staff edited",
             Action::Deactivated => "deactivated",
             Action::Reactivated => "reactivated",
+            Action::SettingChanged => "setting changed",
         }
     }
 }

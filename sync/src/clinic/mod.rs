@@ -14,6 +14,7 @@ pub mod pin;
 pub mod profile;
 pub mod roles;
 pub mod search;
+pub mod settings;
 pub mod staff;
 pub mod visits;
 
