@@ -13,7 +13,7 @@ use carebook_sync::clinic::staff::{self, Staff};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::Summary;
 use iced::widget::{column, container, operation};
-use iced::{Element, Fill, Task, Theme};
+use iced::{Element, Fill, Task};
 
 use crate::autobackup;
 use crate::backend::Runner;
@@ -83,6 +83,8 @@ pub enum Message {
     /// that went.
     BecomeAdmin,
     BecameAdmin(Result<(), String>),
+    /// Lock the window now (Ctrl+L: leaving the desk).
+    LockNow,
     /// The person touched the keyboard or the mouse.
     Activity,
     /// Time to see whether the window has been idle too long (it then locks).
@@ -517,6 +519,10 @@ impl App {
             }
             Message::BecomeAdmin => self.become_admin(),
             Message::BecameAdmin(r) => self.became_admin(r),
+            Message::LockNow => {
+                self.lock_now();
+                Task::none()
+            }
             Message::Activity => {
                 self.last_activity = Instant::now();
                 Task::none()
@@ -542,17 +548,6 @@ impl App {
             folders: self.folders.clone(),
             identity: self.node.as_ref().map(|n| n.identity.clone()),
         })
-    }
-
-    pub fn theme(&self) -> Theme {
-        theme::theme(self.dark)
-    }
-
-    pub fn title(&self) -> String {
-        match self.me.as_ref().filter(|_| self.lock.is_none()) {
-            Some(me) => format!("Carebook — {}", me.name),
-            None => "Carebook".into(),
-        }
     }
 
     pub fn view(&self) -> Element<'_, Message> {

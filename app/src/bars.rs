@@ -1,9 +1,9 @@
-//! The bars around every screen: the top bar (navigation, the backup warning, how the other
+//! The window's title and theme, and the bars around every screen: the top bar (navigation, the backup warning, how the other
 //! computers are connected, who is at the keyboard), the plainer bar shown while a new
 //! computer is being set up, and the notice line under them.
 
 use iced::widget::{button, container, pick_list, row, space, text, tooltip};
-use iced::{Center, Element, Fill, Task};
+use iced::{Center, Element, Fill, Task, Theme};
 
 use carebook_sync::clinic::staff::Role;
 
@@ -21,6 +21,18 @@ fn tip<'a>(what: impl Into<Element<'a, Message>>, tip: &'a str) -> tooltip::Tool
 }
 
 impl App {
+    pub fn theme(&self) -> Theme {
+        theme::theme(self.dark)
+    }
+
+    /// The window's title: who is at the keyboard (nobody's name while locked).
+    pub fn title(&self) -> String {
+        match self.me.as_ref().filter(|_| self.lock.is_none()) {
+            Some(me) => format!("Carebook — {}", me.name),
+            None => "Carebook".into(),
+        }
+    }
+
     /// How the other computers are connected, for the status line.
     pub(crate) fn load_sync(&self) -> Task<Message> {
         let Some(me) = self.node.as_ref().map(|n| n.identity.id) else {
@@ -94,7 +106,7 @@ impl App {
             // Set widths and tight spacing keep Dark and About inside a 1200-pixel window.
             tip(
                 pick_list(self.staff.as_slice(), self.me.clone(), Message::SwitchStaff).width(190),
-                "Who is at the keyboard: every change records this person"
+                "Who is at the keyboard: every change records this person (Ctrl+L locks)"
             ),
             button(text(if self.dark { "Light" } else { "Dark" }))
                 .style(button::text)

@@ -371,6 +371,12 @@ fn keyboard_shortcuts() {
         shortcut(press(Key::Character("n".into()), Modifiers::empty())).is_none(),
         "plain n is typing"
     );
+    // Ctrl+L locks at once (leaving the desk).
+    let lock = shortcut(press(Key::Character("l".into()), ctrl)).expect("Ctrl+L");
+    assert!(matches!(lock, Message::LockNow));
+    let mut h = Harness::new();
+    h.send(lock);
+    assert!(h.w.app.lock.is_some(), "locked");
 }
 
 #[test]

@@ -250,6 +250,7 @@ fn a_receptionist_sees_that_a_visit_exists_opens_it_in_an_emergency_and_admins_r
         "the access log is not hers to see"
     );
     assert!(c.shows("Open in an emergency"));
+    assert!(!c.page().writes_notes && !c.shows("New visit note"));
     assert!(c.shows("final note (its text is for nurses and doctors)"));
     assert!(!c.shows("migraine"), "no clinical text");
 

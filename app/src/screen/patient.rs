@@ -29,6 +29,8 @@ pub struct Loaded {
     pub merge: Option<String>,
     /// The visits' clinical text is not for this person (their roles, and no emergency access).
     pub notes_withheld: bool,
+    /// This person may open visit notes (nurses and doctors).
+    pub writes_notes: bool,
     /// Who looked at this record, newest first (for administrators and doctors; None for
     /// others).
     pub looked: Option<Vec<access::Entry>>,
@@ -37,10 +39,12 @@ pub struct Loaded {
 fn load(db: &CrrConnection, actor: Option<&Actor>, id: &str) -> clinic::Result<Loaded> {
     let actor = actor.ok_or_else(|| clinic::ClinicError::Refused("sign in first".into()))?;
     let patient = patients::get(db, id)?;
-    let looked = access::roles_may(access::roles_of(db, actor)?, Permission::AccessLog)
+    let roles = access::roles_of(db, actor)?;
+    let looked = access::roles_may(roles, Permission::AccessLog)
         .then(|| access::for_patient(db, actor, id))
         .transpose()?;
     Ok(Loaded {
+        writes_notes: access::roles_may(roles, Permission::WriteNotes),
         notes_withheld: !access::may_read_notes(db, actor, id)?,
         looked,
         appointments: appointments::for_patient(db, id)?,
@@ -198,7 +202,8 @@ impl PatientPage {
         });
         let actions = row![
             button(text("Edit")).on_press(Msg::Edit),
-            button(text("New visit note")).on_press(Msg::StartVisit),
+            d.writes_notes
+                .then(|| button(text("New visit note")).on_press(Msg::StartVisit)),
             if p.archived {
                 button(text("Restore"))
                     .style(button::secondary)

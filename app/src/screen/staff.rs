@@ -423,8 +423,9 @@ impl StaffScreen {
         scrollable(
             column![
                 text("Staff").font(theme::BOLD).size(22),
-                outcome,
                 container(list).padding(12).width(Fill).style(theme::card),
+                // Under the list, so a message appearing never moves the rows being pressed.
+                outcome,
                 add,
                 idle,
                 review,
