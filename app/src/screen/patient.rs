@@ -287,11 +287,7 @@ impl PatientPage {
         let mut past = column![text("History").font(theme::BOLD)].spacing(2);
         for e in d.history.iter().take(50) {
             let when = clock::local(e.at, clock::MINUTE);
-            let device = if e.device_id == self.device_id {
-                "this computer".to_string()
-            } else {
-                format!("computer {}", &e.device_id[..e.device_id.len().min(6)])
-            };
+            let device = computer(&e.device_id, &self.device_id);
             let label = |v: &str| {
                 if e.field == "status" && e.entity == "appointment" {
                     appointments::Status::parse(v).to_string()
@@ -343,9 +339,13 @@ impl PatientPage {
         let left = column![details, book, appts]
             .spacing(16)
             .width(FillPortion(1));
-        let right = column![notes, past, d.looked.as_deref().map(looked)]
-            .spacing(16)
-            .width(FillPortion(1));
+        let right = column![
+            notes,
+            past,
+            d.looked.as_deref().map(|l| looked(l, &self.device_id))
+        ]
+        .spacing(16)
+        .width(FillPortion(1));
         scrollable(
             column![
                 header,
@@ -363,8 +363,17 @@ impl PatientPage {
     }
 }
 
+/// Which computer did it, in the history's words.
+fn computer(device_id: &str, here: &str) -> String {
+    if device_id == here {
+        "this computer".to_string()
+    } else {
+        format!("computer {}", &device_id[..device_id.len().min(6)])
+    }
+}
+
 /// "Who looked at this record": the access log's rows for it, newest first.
-fn looked(entries: &[access::Entry]) -> Element<'_, Msg> {
+fn looked<'a>(entries: &'a [access::Entry], here: &str) -> Element<'a, Msg> {
     let mut c = column![text("Who looked at this record").font(theme::BOLD)].spacing(2);
     for e in entries.iter().take(50) {
         let why = if e.detail.is_empty() {
@@ -374,10 +383,10 @@ fn looked(entries: &[access::Entry]) -> Element<'_, Msg> {
         };
         c = c.push(
             text(format!(
-                "{}  {} on computer {}  ·  {}{why}",
+                "{}  {} on {}  ·  {}{why}",
                 clock::local(e.at, clock::MINUTE),
                 e.staff_name,
-                &e.device_id[..e.device_id.len().min(6)],
+                computer(&e.device_id, here),
                 e.action
             ))
             .size(13),

@@ -164,7 +164,11 @@ impl SignIn {
         }
         let mut form = column![
             text(title).font(theme::BOLD).size(26),
-            text("Choose your name and type your PIN."),
+            text(if self.locked_for.is_some() {
+                "Type your PIN to go back to what you were doing, or choose another name (they start afresh)."
+            } else {
+                "Choose your name and type your PIN."
+            }),
             pick_list(staff, self.chosen.clone(), Msg::Choose)
                 .placeholder("Your name")
                 .width(Fill),
