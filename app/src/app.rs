@@ -24,7 +24,6 @@ use crate::screen::staff::StaffScreen;
 use crate::screen::{
     about, backups, first_run, form, patient, patients, peers, scan, sign_in, today, visit,
 };
-use crate::theme;
 
 /// What the current screen holds.
 #[derive(Debug)]

@@ -1,5 +1,6 @@
 //! The headless commands, for an always-on box and for scripts: `serve`, `id`, `peers`, `pair`,
-//! `accept`, `remove`. Plain text out; exit codes: 0 done, 1 failed, 2 bad arguments, 3 no
+//! `accept`, `remove` (the last three need an administrator once this computer holds the
+//! clinic's staff: `cli_admin`). Plain text out; exit codes: 0 done, 1 failed, 2 bad arguments, 3 no
 //! such device or request.
 
 use std::net::SocketAddr;
@@ -7,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use carebook_sync::clinic::access::Permission;
 use carebook_sync::identity::{DeviceId, Identity};
 use carebook_sync::net::discovery::Scope;
 use carebook_sync::net::members::{self, Acceptance, Pairing, Removal};
@@ -14,6 +16,8 @@ use carebook_sync::net::node::Node;
 use carebook_sync::net::roster;
 use carebook_sync::net::serve::{self, Config};
 use carebook_sync::store::{schema, Store};
+
+use crate::cli_admin;
 
 /// A command's outcome as an exit code.
 pub enum Outcome {
@@ -124,6 +128,7 @@ pub fn peers(dir: &Path) -> anyhow::Result<Outcome> {
 pub fn accept(dir: &Path, id: &str) -> anyhow::Result<Outcome> {
     let id = device(id)?;
     let store = store(dir)?;
+    cli_admin::authorise(&store.writer(), Permission::Computers, "accept")?;
     match members::accept(&store, &id)? {
         Acceptance::Accepted => {
             println!("accepted {id}");
@@ -148,6 +153,7 @@ pub fn accept(dir: &Path, id: &str) -> anyhow::Result<Outcome> {
 pub fn remove(dir: &Path, id: &str) -> anyhow::Result<Outcome> {
     let id = device(id)?;
     let store = store(dir)?;
+    cli_admin::authorise(&store.writer(), Permission::Computers, "remove")?;
     match members::remove(&store, &id)? {
         Removal::Removed => {
             println!("removed {id}: every computer of the clinic will refuse it");
@@ -211,6 +217,7 @@ pub fn pair(
 ) -> anyhow::Result<Outcome> {
     let other = device(id)?;
     let (store, identity) = open(dir)?;
+    cli_admin::authorise(&store.writer(), Permission::Computers, "pair")?;
     let me = identity.id;
     let others = roster::members(&store.writer())?
         .into_iter()

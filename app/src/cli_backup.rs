@@ -1,6 +1,7 @@
 //! `carebook backup export|verify|import FILE`: signed, encrypted backups from the command
 //! line. The passphrase comes from `--passphrase-file F` or `$CAREBOOK_BACKUP_PASSPHRASE`, never
-//! from the command line, and is never printed. Ctrl+C cancels (no partial file, nothing
+//! from the command line, and is never printed. An administrator authorises each command
+//! (`cli_admin`) once this computer holds the clinic's staff. Ctrl+C cancels (no partial file, nothing
 //! imported). Plain text out, counts only (no patient data). Exit codes: 0 done, 1 failed or
 //! refused, 2 bad arguments (no passphrase given), 3 no such file.
 
@@ -12,6 +13,7 @@ use anyhow::Context;
 use carebook_sync::backup::{
     self, BackupError, ClinicMatch, Control, ImportOptions, Manifest, Passphrase, Report,
 };
+use carebook_sync::clinic::access::Permission;
 use carebook_sync::identity::{DeviceId, Identity};
 use carebook_sync::store::{schema, Store};
 
@@ -193,14 +195,27 @@ fn open(dir: &Path) -> anyhow::Result<(Store, Identity)> {
     Ok((store, identity))
 }
 
+/// Every backup command needs an administrator once this computer holds the clinic's staff
+/// (a computer being restored holds none yet).
+fn authorise(dir: &Path, command: &str) -> anyhow::Result<()> {
+    let (store, _) = open(dir)?;
+    let db = store.writer();
+    crate::cli_admin::authorise(&db, Permission::Backups, command)
+}
+
 /// `carebook backup ...`
 pub fn run(dir: &Path, args: Args) -> anyhow::Result<Outcome> {
     let passphrase_file = args.passphrase_file.as_deref();
     match args.action {
         Action::File(action) => file(dir, action, passphrase_file),
-        Action::Schedule(a) => crate::cli_schedule::run(dir, a),
+        Action::Schedule(a) => {
+            authorise(dir, "backup schedule")?;
+            crate::cli_schedule::run(dir, a)
+        }
         Action::RememberPassphrase => {
-            crate::cli_schedule::remember(dir, &passphrase(passphrase_file)?)
+            let passphrase = passphrase(passphrase_file)?;
+            authorise(dir, "backup remember-passphrase")?;
+            crate::cli_schedule::remember(dir, &passphrase)
         }
     }
 }
@@ -228,6 +243,12 @@ fn file(dir: &Path, action: FileAction, passphrase_file: Option<&Path>) -> anyho
     };
     let passphrase = passphrase(passphrase_file)?;
     let (store, identity) = open(dir)?;
+    let command = match &action {
+        FileAction::Export { .. } => "backup export",
+        FileAction::Verify { .. } => "backup verify",
+        FileAction::Import { .. } => "backup import",
+    };
+    crate::cli_admin::authorise(&store.writer(), Permission::Backups, command)?;
     match &action {
         FileAction::Export { file } => {
             let m = cancellable(|c| backup::export(&store, &identity, &passphrase, file, c))?

@@ -14,6 +14,7 @@ mod backend;
 mod bars;
 mod changes;
 mod cli;
+mod cli_admin;
 mod cli_backup;
 mod cli_pair_image;
 mod cli_schedule;

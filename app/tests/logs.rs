@@ -42,9 +42,9 @@ fn serve_logs_to_the_data_folder_without_patient_names() {
     {
         let store = Store::open(&front.join("carebook.db"), schema::CLINIC).unwrap();
         let db = store.writer();
-        let rita = clinic::staff::add(&db, "Rita Front", Role::Receptionist).unwrap();
+        let sam = clinic::staff::add(&db, common::ADMIN, Role::Admin).unwrap();
         let actor = Actor {
-            staff_id: rita.id,
+            staff_id: sam.id,
             device_id: clinic::device_id(&db).unwrap(),
         };
         let fields = PatientFields {

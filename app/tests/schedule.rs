@@ -15,21 +15,15 @@ use common::{eventually, Serve, BIN};
 const PASSPHRASE: &str = "a box in the back office";
 
 fn carebook(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .arg("--data-dir")
         .arg(dir)
         .env("CAREBOOK_LOG", "warn")
         .env("CAREBOOK_BACKUP_PASSPHRASE", PASSPHRASE)
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("XDG_RUNTIME_DIR", dir.parent().unwrap())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .env("XDG_RUNTIME_DIR", dir.parent().unwrap());
+    common::as_admin(cmd, dir)
 }
 
 /// The finished backups in `folder` (not the temporary file of one being written).

@@ -1,12 +1,14 @@
 //! What the process-level tests share: starting `carebook serve` on 127.0.0.1 (no discovery),
-//! running a command on a data folder, and waiting for something to become true (the tests
+//! running a command on a data folder as the demo clinic's administrator, and waiting for something to become true (the tests
 //! crate's, as every test waits).
-#![allow(dead_code)] // each test file uses its own subset
+#![allow(dead_code, unused_imports)] // each test file uses its own subset
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use carebook_sync::clinic::{pin, staff};
+use carebook_sync::store::CrrConnection;
 pub use carebook_tests::eventually_blocking as eventually;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_carebook");
@@ -80,18 +82,63 @@ impl Drop for Serve {
     }
 }
 
-/// Runs a command on a data folder: its exit code, stdout and stderr.
-pub fn carebook(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("CAREBOOK_LOG", "error")
-        .output()
+/// The demo clinic's administrator (`demo::fill` adds them) and the PIN the tests give them.
+pub const ADMIN: &str = "Sam Clinic-Admin";
+pub const ADMIN_PIN: &str = "402917";
+
+/// Gives the demo clinic's administrator the tests' PIN, when the data folder holds them
+/// without one (a folder with no database, or no such person, is left alone).
+pub fn admin_pin(dir: &Path) {
+    let path = dir.join("carebook.db");
+    if !path.exists() {
+        return;
+    }
+    let db = CrrConnection::open(&path, false).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let Some(sam) = staff::everyone(&db)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|s| s.name == ADMIN)
+    else {
+        return;
+    };
+    if !pin::has_pin(&db, &sam.id).unwrap() {
+        pin::set_first(&db, &sam.id, ADMIN_PIN).unwrap();
+    }
+}
+
+/// Runs `cmd` with the demo clinic's administrator's name and PIN on standard input (what the
+/// commands that pair, remove or back up read once the computer holds staff; others ignore
+/// it): its exit code, stdout and stderr.
+pub fn as_admin(mut cmd: Command, dir: &Path) -> (i32, String, String) {
+    admin_pin(dir);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // A command that does not read it may have exited already.
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{ADMIN}\n{ADMIN_PIN}\n").as_bytes());
+    let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs a command on a data folder, as the demo clinic's administrator: its exit code, stdout
+/// and stderr.
+pub fn carebook(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("CAREBOOK_LOG", "error");
+    as_admin(cmd, dir)
 }

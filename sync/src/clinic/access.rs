@@ -155,6 +155,8 @@ pub enum Action {
     Deactivated,
     Reactivated,
     SettingChanged,
+    /// A command run at this computer's command line (which one is the subject).
+    CommandLine,
 }
 
 impl Action {
@@ -174,6 +176,7 @@ impl Action {
             Action::Deactivated => "deactivated",
             Action::Reactivated => "reactivated",
             Action::SettingChanged => "setting changed",
+            Action::CommandLine => "command line",
         }
     }
 }
