@@ -21,7 +21,7 @@ use image::{GrayImage, RgbaImage};
 
 use crate::app::{Message, Screen};
 use crate::nav::Route;
-use crate::screen::scan::{Live, Msg, OpenCamera, Scan};
+use crate::screen::scan::{Live, Msg, OpenCamera, Scan, Typed};
 use crate::testing::{runtime, Window, PIN};
 
 /// A computer: its own folder, database, identity and node.
@@ -414,6 +414,52 @@ fn a_computer_in_a_clinic_asks_before_adding_another_clinic_wide() {
     front.send(Message::Peers(P::Pair));
     assert_eq!(confirming(&front), None);
     assert!(trusted(&front), "added on the second press");
+    assert_eq!(
+        roster::requests(&newcomer.node.store.writer()).unwrap()[0].id,
+        front.computer.id()
+    );
+}
+
+#[test]
+fn the_scan_view_of_a_computer_in_a_clinic_asks_before_adding_another_clinic_wide() {
+    let mut front = Joining::named(runtime(), "Front desk", no_camera());
+    let colleague = DeviceId::of_certificate(b"a colleague already in the clinic");
+    roster::add(
+        &front.computer.node.store.writer(),
+        &colleague,
+        "Exam room",
+        "",
+    )
+    .unwrap();
+    let newcomer = Computer::new("New laptop");
+    let addr = serve(&front.w.rt, &newcomer);
+    let link = PairingLink::new(newcomer.id(), &[addr], "New laptop");
+    let trusted = |front: &Joining| {
+        roster::members(&front.computer.node.store.writer())
+            .unwrap()
+            .iter()
+            .any(|m| m.id == newcomer.id())
+    };
+    // A scanned (or pasted) code: who would be added is shown, and nothing is trusted yet.
+    front.scan(Msg::Found(link.clone()));
+    assert_eq!(front.view().confirm, Some(Typed::Link(link.clone())));
+    assert!(!trusted(&front), "nothing trusted before the confirmation");
+    assert!(front.shows("Add it to the clinic"));
+    // Cancel forgets it.
+    front.scan(Msg::ScanAgain);
+    assert_eq!(front.view().confirm, None);
+    assert!(!trusted(&front));
+    // A typed address and ID asks too; "Add it to the clinic" pairs.
+    front.scan(Msg::Typed(format!("{addr} {}", newcomer.id().to_text())));
+    front.scan(Msg::SubmitTyped);
+    assert_eq!(
+        front.view().confirm,
+        Some(Typed::Direct(addr, newcomer.id()))
+    );
+    assert!(!trusted(&front));
+    front.scan(Msg::Confirm);
+    assert!(front.view().handed_over, "{:?}", front.view());
+    assert!(trusted(&front), "added once confirmed");
     assert_eq!(
         roster::requests(&newcomer.node.store.writer()).unwrap()[0].id,
         front.computer.id()

@@ -332,3 +332,31 @@ fn a_deactivated_person_is_locked_out_of_the_window_too() {
         "{lock:?}"
     );
 }
+
+#[test]
+fn the_library_refuses_computers_and_backups_work_to_others_even_past_the_screens() {
+    use crate::screen::{backups, peers};
+    let mut c = clinic(true, "Rita Front");
+    // As if a screen had been reached some other way: the work itself is refused.
+    let task = c.w.app.show(Route::Peers);
+    c.w.drive(task);
+    let someone = carebook_sync::identity::DeviceId::of_certificate(b"a laptop");
+    c.w.send(Message::Peers(peers::Msg::Accept(someone)));
+    assert_eq!(
+        c.w.app.notice.as_deref(),
+        Some("only administrators can pair or remove computers")
+    );
+    let task = c.w.app.show(Route::Backups);
+    c.w.drive(task);
+    let file = c.dir.path().join("clinic.carebook-backup");
+    c.w.send(Message::Backups(backups::Msg::SaveTo(Some(file.clone()))));
+    let outcome = match &c.w.app.screen {
+        Screen::Backups(b) => b.outcome.clone().unwrap_or_default(),
+        other => panic!("not on Backups: {other:?}"),
+    };
+    assert!(
+        outcome.contains("only administrators can make or restore backups"),
+        "{outcome}"
+    );
+    assert!(!file.exists(), "no backup was written");
+}

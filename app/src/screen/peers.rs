@@ -6,12 +6,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use carebook_sync::clinic::access::{self, Permission};
+use carebook_sync::clinic::Actor;
 use carebook_sync::identity::DeviceId;
 use carebook_sync::net::members::{self, Acceptance, Pairing, Removal};
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::{self, HeldBack, LongAway, Member, Request};
 use carebook_sync::pairing::pairing_link::PairingLink;
-use carebook_sync::store::CrrConnection;
+use carebook_sync::store::{CrrConnection, Store};
 use iced::widget::{button, column, container, qr_code, row, scrollable, text, text_input};
 use iced::{Center, Element, Fill, Font, Task};
 
@@ -284,6 +286,13 @@ impl Peers {
     }
 }
 
+/// Whether the person at the keyboard may change the clinic's computers (the library decides,
+/// from the staff list as it is now).
+fn allowed(store: &Store, actor: Option<&Actor>) -> Result<(), String> {
+    access::require_once_staffed(&store.writer(), actor, Permission::Computers)
+        .map_err(|e| e.to_string())
+}
+
 /// The pairing attempt, as a person reads it: trust `other` (named `name`, when its pairing
 /// code said) and ask it at `address` to accept this computer. The Scan view hands over here
 /// too, once the code's address has answered with the code's ID. Ok is what to tell the
@@ -388,7 +397,11 @@ impl Peers {
                 );
             }
             Msg::Accept(id) => {
+                let actor = ctx.actor();
                 let task = ctx.runner.spawn(move |store| {
+                    if let Err(e) = allowed(store, actor.as_ref()) {
+                        return Msg::Written(Err(e));
+                    }
                     Msg::Written(match members::accept(store, &id) {
                         Ok(Acceptance::Accepted) => Ok(()),
                         Ok(Acceptance::NotFound) => {
@@ -409,7 +422,11 @@ impl Peers {
                     return (Task::none(), None);
                 }
                 self.confirm_remove = None;
+                let actor = ctx.actor();
                 let task = ctx.runner.spawn(move |store| {
+                    if let Err(e) = allowed(store, actor.as_ref()) {
+                        return Msg::Written(Err(e));
+                    }
                     Msg::Written(match members::remove(store, &id) {
                         Ok(Removal::Removed) => Ok(()),
                         Ok(Removal::NotFound) => Err("That computer was removed already".into()),

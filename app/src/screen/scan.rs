@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use carebook_sync::identity::DeviceId;
 use carebook_sync::net::node::Node;
+use carebook_sync::net::roster;
 use carebook_sync::pairing::camera::{Camera, Shown, Webcam, WebcamError};
 use carebook_sync::pairing::pairing_link::PairingLink;
 use carebook_sync::pairing::scan::{self, ScanError};
@@ -81,6 +82,9 @@ pub struct Scan {
     pub handed_over: bool,
     /// A quiet word about the file dialog (closed without a picture).
     pub hint: Option<String>,
+    /// The computer about to be added clinic-wide, waiting for "Add it to the clinic" (this
+    /// computer is in a clinic already, so the new one would be trusted by all of it at once).
+    pub confirm: Option<Typed>,
     /// Tells the scanning thread to stop (set when the view goes away, too).
     cancel: Arc<AtomicBool>,
     /// The task carrying the thread's messages; dropping it ends the task, so nothing from
@@ -121,6 +125,8 @@ pub enum Msg {
     OpenPath,
     Typed(String),
     SubmitTyped,
+    /// Add the computer waiting for confirmation to the clinic.
+    Confirm,
     /// How the hand-over to pairing went: what to tell the person, or why it failed.
     Outcome(Result<String, String>),
     Back,
@@ -140,6 +146,7 @@ impl Scan {
             progress: None,
             handed_over: false,
             hint: None,
+            confirm: None,
             cancel: Arc::new(AtomicBool::new(false)),
             watching: None,
         };
@@ -230,9 +237,9 @@ fn read(path: PathBuf) -> Task<Msg> {
     )
 }
 
-/// What was typed or pasted: a pairing link, or an address and a device ID.
-#[derive(Debug, PartialEq, Eq)]
-enum Typed {
+/// What was typed, pasted or scanned: a pairing link, or an address and a device ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
     Link(PairingLink),
     Direct(SocketAddr, DeviceId),
 }
@@ -272,6 +279,54 @@ fn begin(s: &mut Scan, progress: String) {
 }
 
 impl Scan {
+    /// Whether this computer is in a clinic with others already, so pairing with `other`
+    /// trusts it clinic-wide at once.
+    fn in_clinic(&self, other: DeviceId) -> bool {
+        let Some(node) = &self.node else {
+            return false;
+        };
+        let me = node.identity.id;
+        node.store
+            .reader()
+            .ok()
+            .and_then(|db| roster::members(&db).ok())
+            .is_some_and(|ms| ms.iter().any(|m| m.id != me && m.id != other && !m.revoked))
+    }
+
+    /// Pairs through a code, or first asks, when the computer would join a whole clinic.
+    fn pair_or_ask(&mut self, code: Typed) -> Task<Msg> {
+        let other = match &code {
+            Typed::Link(link) => link.id,
+            Typed::Direct(_, id) => *id,
+        };
+        if self.in_clinic(other) {
+            self.stop_camera();
+            self.problem = None;
+            self.confirm = Some(code);
+            return Task::none();
+        }
+        self.pair(code)
+    }
+
+    fn pair(&mut self, code: Typed) -> Task<Msg> {
+        let Some(node) = self.node.clone() else {
+            return Task::none();
+        };
+        match code {
+            Typed::Link(link) => {
+                begin(
+                    self,
+                    format!("Read the code of {}. Connecting…", link.from_whom()),
+                );
+                Task::perform(hand_over(node, link), Msg::Outcome)
+            }
+            Typed::Direct(address, id) => {
+                begin(self, format!("Connecting to {address}…"));
+                Task::perform(peers::pair(node, address, id, String::new()), Msg::Outcome)
+            }
+        }
+    }
+
     pub fn update(&mut self, msg: Msg) -> (Task<Msg>, Option<Event>) {
         let busy = self.progress.is_some();
         match msg {
@@ -291,23 +346,22 @@ impl Scan {
                 }
             }
             Msg::Found(link) => {
-                let Some(node) = self.node.clone() else {
-                    return (Task::none(), None);
-                };
                 if busy || self.handed_over {
                     return (Task::none(), None);
                 }
-                begin(
-                    self,
-                    format!("Read the code of {}. Connecting…", link.from_whom()),
-                );
-                return (Task::perform(hand_over(node, link), Msg::Outcome), None);
+                return (self.pair_or_ask(Typed::Link(link)), None);
+            }
+            Msg::Confirm => {
+                if let Some(code) = self.confirm.take() {
+                    return (self.pair(code), None);
+                }
             }
             Msg::ScanAgain => {
                 self.stop_camera();
                 self.live = Live::Idle;
                 self.problem = None;
                 self.handed_over = false;
+                self.confirm = None;
                 return (self.start(), None);
             }
             Msg::Pick if !crate::dialogs::available() => {
@@ -337,20 +391,12 @@ impl Scan {
             }
             Msg::Typed(t) => self.typed = t,
             Msg::SubmitTyped => {
-                let Some(node) = self.node.clone() else {
-                    return (Task::none(), None);
-                };
-                if busy {
+                if busy || self.node.is_none() {
                     return (Task::none(), None);
                 }
                 match parse_typed(&self.typed) {
                     Err(why) => self.problem = Some(why),
-                    Ok(Typed::Link(link)) => return self.update(Msg::Found(link)),
-                    Ok(Typed::Direct(address, id)) => {
-                        begin(self, format!("Connecting to {address}…"));
-                        let pairing = peers::pair(node, address, id, String::new());
-                        return (Task::perform(pairing, Msg::Outcome), None);
-                    }
+                    Ok(code) => return (self.pair_or_ask(code), None),
                 }
             }
             Msg::Outcome(outcome) => {
@@ -470,7 +516,33 @@ impl Scan {
             .spacing(6),
         ]
         .spacing(6);
+        let confirm = self.confirm.as_ref().map(|code| {
+            let (who, id) = match code {
+                Typed::Link(link) => (link.from_whom(), link.id),
+                Typed::Direct(address, id) => (format!("the computer at {address}"), *id),
+            };
+            container(
+                column![
+                    text(format!(
+                        "Adding {who}, device ID {id}: every computer of this clinic will trust it \
+                         and share all patient records with it. Check that its screen shows this ID."
+                    )),
+                    row![
+                        button(text("Add it to the clinic")).on_press(Msg::Confirm),
+                        button(text("Cancel"))
+                            .style(button::secondary)
+                            .on_press(Msg::ScanAgain),
+                    ]
+                    .spacing(10),
+                ]
+                .spacing(8),
+            )
+            .padding(10)
+            .width(Fill)
+            .style(theme::notice)
+        });
         let status = column![
+            confirm,
             self.progress.as_ref().map(|p| text(p.clone())),
             self.problem.as_ref().map(|p| container(text(capitalised(p)))
                 .padding([6, 10])

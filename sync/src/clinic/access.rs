@@ -138,6 +138,20 @@ pub fn require(db: &Connection, actor: &Actor, p: Permission) -> Result<()> {
     }
 }
 
+/// For the computers and the backups, which a computer needs before anyone exists to sign in
+/// (while it joins a clinic, or is restored from a backup): refuses unless this computer holds
+/// no staff yet, or the signed-in person may.
+pub fn require_once_staffed(db: &Connection, actor: Option<&Actor>, p: Permission) -> Result<()> {
+    let staffed: bool = db
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM staff)")?
+        .query_row([], |r| r.get(0))?;
+    match actor {
+        _ if !staffed => Ok(()),
+        Some(actor) => require(db, actor, p),
+        None => Err(ClinicError::Refused("sign in first".into())),
+    }
+}
+
 /// What the access log records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

@@ -67,6 +67,17 @@ fn remember_if_new(folders: &Folders, me: &Identity, typed: &str) {
     }
 }
 
+/// Whether the person at the keyboard may make or restore backups (the library decides, from
+/// the staff list as it is now; a computer being restored holds nobody yet).
+pub(super) fn allowed(
+    store: &Store,
+    actor: Option<&carebook_sync::clinic::Actor>,
+) -> Result<(), String> {
+    use carebook_sync::clinic::access::{self, Permission};
+    access::require_once_staffed(&store.writer(), actor, Permission::Backups)
+        .map_err(|e| e.to_string())
+}
+
 pub(super) fn export(
     store: &Store,
     folders: &Folders,

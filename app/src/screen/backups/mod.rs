@@ -236,8 +236,12 @@ impl Backups {
                 Task::none()
             }
             Msg::SaveTo(Some(file)) => {
+                let actor = ctx.actor();
                 self.run(Work::Export, ctx, move |store, folders, typed, c| {
-                    Msg::Finished(export(store, folders, typed, &file, c))
+                    Msg::Finished(
+                        jobs::allowed(store, actor.as_ref())
+                            .and_then(|()| export(store, folders, typed, &file, c)),
+                    )
                 })
             }
             Msg::Verify(Some(file)) => {
@@ -265,8 +269,12 @@ impl Backups {
                 };
                 let file = o.file.clone();
                 let accept = self.accept_signer.then_some(o.report.signer);
+                let actor = ctx.actor();
                 self.run(Work::Import, ctx, move |store, folders, typed, c| {
-                    Msg::Finished(import(store, folders, typed, &file, accept, c))
+                    Msg::Finished(
+                        jobs::allowed(store, actor.as_ref())
+                            .and_then(|()| import(store, folders, typed, &file, accept, c)),
+                    )
                 })
             }
             Msg::Finished(r) => {
