@@ -373,9 +373,10 @@ fn the_copied_pairing_link_pastes_into_the_other_computers_scan_view() {
     );
 }
 
-#[test]
-fn a_computer_in_a_clinic_asks_before_adding_another_clinic_wide() {
-    let mut front = Joining::named(runtime(), "Front desk", no_camera());
+/// The front desk in a clinic with another computer already, and a new laptop listening at
+/// the returned address.
+fn in_a_clinic() -> (Joining, Computer, std::net::SocketAddr) {
+    let front = Joining::named(runtime(), "Front desk", no_camera());
     let colleague = DeviceId::of_certificate(b"a colleague already in the clinic");
     roster::add(
         &front.computer.node.store.writer(),
@@ -386,6 +387,12 @@ fn a_computer_in_a_clinic_asks_before_adding_another_clinic_wide() {
     .unwrap();
     let newcomer = Computer::new("New laptop");
     let addr = serve(&front.w.rt, &newcomer);
+    (front, newcomer, addr)
+}
+
+#[test]
+fn a_computer_in_a_clinic_asks_before_adding_another_clinic_wide() {
+    let (mut front, newcomer, addr) = in_a_clinic();
     front.send(Message::Go(Route::Peers));
     use crate::screen::peers::Msg as P;
     front.send(Message::Peers(P::Address(addr.to_string())));
@@ -422,17 +429,7 @@ fn a_computer_in_a_clinic_asks_before_adding_another_clinic_wide() {
 
 #[test]
 fn the_scan_view_of_a_computer_in_a_clinic_asks_before_adding_another_clinic_wide() {
-    let mut front = Joining::named(runtime(), "Front desk", no_camera());
-    let colleague = DeviceId::of_certificate(b"a colleague already in the clinic");
-    roster::add(
-        &front.computer.node.store.writer(),
-        &colleague,
-        "Exam room",
-        "",
-    )
-    .unwrap();
-    let newcomer = Computer::new("New laptop");
-    let addr = serve(&front.w.rt, &newcomer);
+    let (mut front, newcomer, addr) = in_a_clinic();
     let link = PairingLink::new(newcomer.id(), &[addr], "New laptop");
     let trusted = |front: &Joining| {
         roster::members(&front.computer.node.store.writer())

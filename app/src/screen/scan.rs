@@ -23,6 +23,7 @@ use iced::widget::{button, center, column, container, image, row, stack, text, t
 use iced::{border, Center, Color, ContentFit, Element, Fill, Task, Theme};
 
 use crate::nav::Event;
+use crate::screen::capitalised;
 use crate::screen::peers;
 use crate::theme;
 
@@ -563,15 +564,6 @@ impl Scan {
         ]
         .spacing(14)
         .into()
-    }
-}
-
-/// The library's reasons are written to follow a colon; on their own they start a sentence.
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 

@@ -8,6 +8,7 @@ use iced::{Center, Element, Fill, Task};
 
 use crate::context::Context;
 use crate::nav::Event;
+use crate::screen::capitalised;
 use crate::theme;
 
 /// The PIN box's id (focused when a name is chosen).
@@ -193,13 +194,5 @@ impl SignIn {
             form = form.push(container(text(m)).padding(6).style(theme::notice));
         }
         container(form).center(Fill).into()
-    }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }

@@ -15,6 +15,7 @@ use iced::{Center, Element, Fill, Task};
 
 use crate::context::Context;
 use crate::nav::Event;
+use crate::screen::capitalised;
 use crate::{clock, dialogs, theme};
 
 /// An emergency access to review, with the patient's name.
@@ -323,14 +324,6 @@ fn toggled(roles: Roles, role: Role, on: bool) -> Roles {
         roles.with(role)
     } else {
         roles.without(role)
-    }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 
