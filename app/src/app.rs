@@ -122,7 +122,7 @@ pub struct App {
     /// What a benchmark asks to see (see `probe`).
     pub probe: Probe,
     /// The digest the patient probe printed last.
-    pub(crate) probed: Option<u64>,
+    probed: Option<u64>,
     /// This computer on the clinic's network (None when the window runs offline, or in tests).
     pub node: Option<Arc<Node>>,
     pub listen_port: u16,
@@ -438,7 +438,11 @@ impl App {
             }
             Message::Patient(m) => {
                 let task = on_screen!(self, Patient, m, |s, ctx| s.update(m, ctx));
-                self.probe_patient();
+                let page = match &self.screen {
+                    Screen::Patient(p) => Some(p.as_ref()),
+                    _ => None,
+                };
+                probe::patient_page(&self.probe, page, &mut self.probed);
                 task
             }
             Message::Form(m) => on_screen!(self, Form, m, |s, ctx| s.update(m, ctx)),

@@ -6,7 +6,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use crate::app::Screen;
+use crate::screen::patient::PatientPage;
 
 /// What the benchmark wants to see.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,18 +56,20 @@ pub fn digest(value: &str) -> u64 {
     h.finish()
 }
 
-impl crate::app::App {
-    /// The patient probe: a line each time the open page shows a new phone number.
-    pub(crate) fn probe_patient(&mut self) {
-        let (Probe::Patient(_), Screen::Patient(page)) = (&self.probe, &self.screen) else {
-            return;
-        };
-        let Some(shown) = page.data.as_ref().map(|d| digest(&d.patient.fields.phone)) else {
-            return;
-        };
-        if self.probed != Some(shown) {
-            self.probed = Some(shown);
-            println!("shown {shown:016x}");
-        }
+/// The patient probe: a line each time the open page (if any) shows a new phone number;
+/// `probed` is the digest printed last.
+pub fn patient_page(probe: &Probe, page: Option<&PatientPage>, probed: &mut Option<u64>) {
+    let Probe::Patient(_) = probe else {
+        return;
+    };
+    let Some(shown) = page
+        .and_then(|p| p.data.as_ref())
+        .map(|d| digest(&d.patient.fields.phone))
+    else {
+        return;
+    };
+    if *probed != Some(shown) {
+        *probed = Some(shown);
+        println!("shown {shown:016x}");
     }
 }
