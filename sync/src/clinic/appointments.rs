@@ -1,6 +1,8 @@
 //! Appointments and the front desk's day: book, then move through booked -> arrived -> in room
-//! -> seen (or cancelled / no-show), with how long each arrived patient has been waiting.
+//! -> seen (or cancelled / no-show), with how long each arrived patient has been waiting; move
+//! to another time or clinician; overlaps and the next free slot.
 
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::access::{self, Permission};
@@ -221,4 +223,150 @@ pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Appointment>
     ))?;
     let rows = st.query_map([patient_id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether an appointment still takes its clinician's time (cancelled and no-show do not).
+pub fn holds_time(status: Status) -> bool {
+    !matches!(status, Status::Cancelled | Status::NoShow)
+}
+
+fn start_of(a: &Appointment) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(&a.starts_at, "%Y-%m-%dT%H:%M").ok()
+}
+
+/// The appointments of a clinician that a stretch from `starts_at` for `minutes` would overlap
+/// (leaving out `except`, the appointment being moved): what the book warns about before
+/// saving. Two computers booking the same slot while apart both keep theirs; this is how
+/// every computer sees the overlap afterwards.
+pub fn overlapping(
+    db: &Connection,
+    clinician_id: &str,
+    starts_at: NaiveDateTime,
+    minutes: i64,
+    except: Option<&str>,
+) -> Result<Vec<Appointment>> {
+    let end = starts_at + Duration::minutes(minutes);
+    // Appointments last at most 8 hours, so only those starting in the 8 hours before can reach.
+    let from = (starts_at - Duration::minutes(480))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let to = end.format("%Y-%m-%dT%H:%M").to_string();
+    let mut st = db.prepare_cached(&format!(
+        "{SELECT} WHERE a.clinician_id = ?1 AND a.starts_at >= ?2 AND a.starts_at < ?3 ORDER BY a.starts_at"
+    ))?;
+    let rows = st.query_map(params![clinician_id, from, to], from_row)?;
+    let mut hits = Vec::new();
+    for a in rows {
+        let a = a?;
+        let Some(s) = start_of(&a) else { continue };
+        let ends = s + Duration::minutes(a.duration_min);
+        if holds_time(a.status) && Some(a.id.as_str()) != except && s < end && starts_at < ends {
+            hits.push(a);
+        }
+    }
+    Ok(hits)
+}
+
+/// The appointments from `from` to `to` (dates `YYYY-MM-DD`, both included), in time order.
+pub fn range(db: &Connection, from: NaiveDate, to: NaiveDate) -> Result<Vec<Appointment>> {
+    let mut st = db.prepare_cached(&format!(
+        "{SELECT} WHERE a.starts_at >= ?1 AND a.starts_at < ?2 ORDER BY a.starts_at, p.family_name"
+    ))?;
+    let (a, b) = (
+        from.format("%Y-%m-%dT"),
+        (to + Duration::days(1)).format("%Y-%m-%dT"),
+    );
+    let rows = st.query_map(params![a.to_string(), b.to_string()], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Moves an appointment to another time or clinician, recorded in history with the old and
+/// new times (and clinicians).
+pub fn reschedule(
+    db: &Connection,
+    actor: &Actor,
+    id: &str,
+    starts_at: &str,
+    clinician_id: &str,
+) -> Result<()> {
+    if !valid_start(starts_at) {
+        return Err(ClinicError::Invalid(vec![FieldError {
+            field: "starts_at",
+            message: "Start must be a date and time like 2026-11-23T09:30".into(),
+        }]));
+    }
+    let tx = super::Atomic::begin(db)?;
+    access::require(&tx, actor, Permission::Appointments)?;
+    let a = get(&tx, id)?;
+    if !holds_time(a.status) {
+        return Err(ClinicError::Refused(
+            "a cancelled or missed appointment is not moved; book a new one".into(),
+        ));
+    }
+    tx.execute(
+        "UPDATE appointments SET starts_at = ?1, clinician_id = ?2 WHERE id = ?3",
+        params![starts_at, clinician_id, id],
+    )?;
+    if a.starts_at != starts_at {
+        history::record(
+            &tx,
+            actor,
+            &a.patient_id,
+            "appointment",
+            id,
+            "moved",
+            &a.starts_at,
+            starts_at,
+        )?;
+    }
+    if a.clinician_id != clinician_id {
+        let name = super::staff::get(&tx, clinician_id)
+            .map(|s| s.name)
+            .unwrap_or_default();
+        history::record(
+            &tx,
+            actor,
+            &a.patient_id,
+            "appointment",
+            id,
+            "clinician",
+            &a.clinician_name,
+            &name,
+        )?;
+    }
+    tx.commit()
+}
+
+/// The first free stretch of `minutes` at or after `after` (rounded up to the quarter hour)
+/// within the clinician's working hours and the clinic's opening hours, looking `days` days
+/// ahead; for any of `clinicians`, the earliest.
+pub fn next_free(
+    db: &Connection,
+    clinicians: &[String],
+    after: NaiveDateTime,
+    minutes: i64,
+    days: i64,
+) -> Result<Option<(String, NaiveDateTime)>> {
+    let clinic = super::hours::clinic(db)?;
+    let quarter = (after.and_utc().timestamp() + 899) / 900 * 900;
+    let Some(first) = chrono::DateTime::from_timestamp(quarter, 0).map(|t| t.naive_utc()) else {
+        return Ok(None);
+    };
+    let mut best: Option<(String, NaiveDateTime)> = None;
+    for c in clinicians {
+        let hours = super::hours::of(db, c)?;
+        let mut t = first;
+        let last = after + Duration::days(days);
+        while t < last && best.as_ref().is_none_or(|(_, b)| t < *b) {
+            if hours.covers(t, minutes)
+                && clinic.covers(t, minutes)
+                && overlapping(db, c, t, minutes, None)?.is_empty()
+            {
+                best = Some((c.clone(), t));
+                break;
+            }
+            t += Duration::minutes(15);
+        }
+    }
+    Ok(best)
 }

@@ -9,6 +9,7 @@ pub mod appointments;
 pub mod chart;
 pub mod demo;
 pub mod history;
+pub mod hours;
 pub mod patients;
 pub mod pin;
 pub mod profile;
@@ -17,6 +18,7 @@ pub mod search;
 pub mod settings;
 pub mod staff;
 pub mod visits;
+pub mod when;
 
 use rusqlite::Connection;
 

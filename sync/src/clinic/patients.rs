@@ -445,3 +445,29 @@ pub fn merge_of(db: &Connection, absorbed: &str) -> Result<Option<String>> {
         )
         .optional()?)
 }
+
+/// A patient's age on `today` from their date of birth: years, or months under two ("42
+/// years", "18 months", "1 month"). None for a date that is not one, or in the future.
+pub fn age(date_of_birth: &str, today: chrono::NaiveDate) -> Option<String> {
+    use chrono::Datelike;
+    let born = super::parse_date(date_of_birth)?;
+    if born > today {
+        return None;
+    }
+    let mut months = (today.year() - born.year()) * 12 + today.month() as i32 - born.month() as i32;
+    if today.day() < born.day() {
+        months -= 1;
+    }
+    let plural = |n: i32, one: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    };
+    Some(if months >= 24 {
+        plural(months / 12, "year")
+    } else {
+        plural(months, "month")
+    })
+}
