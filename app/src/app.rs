@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carebook_sync::clinic::access::{self, Permission};
-use carebook_sync::clinic::settings;
-use carebook_sync::clinic::staff::{self, Staff};
+use carebook_sync::clinic::staff::Staff;
 use carebook_sync::net::node::Node;
 use carebook_sync::net::roster::Summary;
 use iced::widget::{column, container, operation};
@@ -214,20 +213,6 @@ impl App {
         (app, task)
     }
 
-    /// Reads the staff list and the clinic's idle lock (both replicated: they change when
-    /// another computer's changes arrive).
-    pub fn load_staff(&self) -> Task<Message> {
-        let staff = self
-            .runner
-            .read(|db| staff::list(db).map_err(|e| e.to_string()))
-            .map(Message::StaffLoaded);
-        let idle = self
-            .runner
-            .read(|db| settings::idle_lock_minutes(db).map_err(|e| e.to_string()))
-            .map(|m| Message::IdleLockLoaded(m.unwrap_or(settings::DEFAULT_IDLE_MINUTES)));
-        Task::batch([staff, idle])
-    }
-
     /// Opens a route, remembering where we were for Back (Esc).
     fn go(&mut self, route: Route) -> Task<Message> {
         // With nobody at the keyboard yet, only the setting-up screens open (joining scans
@@ -382,37 +367,6 @@ impl App {
             Some(Event::SignedIn(s)) => self.signed_in(s),
         };
         Task::batch([task, next])
-    }
-
-    pub(crate) fn staff_loaded(&mut self, staff: Vec<Staff>) -> Task<Message> {
-        self.staff = staff;
-        if let Some(me) = &self.me {
-            self.me = self.staff.iter().find(|s| s.id == me.id).cloned();
-        }
-        if self.me.is_none() && !self.staff.is_empty() {
-            // Nobody has signed in yet: the window opens on the sign-in screen.
-            self.lock.get_or_insert_with(sign_in::SignIn::default);
-            self.setup = None;
-            return Task::none();
-        }
-        if self.me.is_none() {
-            // Joining or restoring: stay there until the records (and staff) arrive.
-            if self.setup.is_none() {
-                self.screen = Screen::FirstRun(Default::default());
-            }
-            return Task::none();
-        }
-        let was_set_up = self.setup.take().is_some();
-        if was_set_up || matches!(self.screen, Screen::FirstRun(_)) || !self.opened {
-            self.opened = true;
-            self.trail.clear();
-            let first = match self.probe.clone() {
-                Probe::Patient(id) => Route::Patient(id),
-                _ => Route::Patients,
-            };
-            return self.show(first);
-        }
-        Task::none()
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {

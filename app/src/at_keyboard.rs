@@ -1,14 +1,16 @@
-//! Who is at the keyboard: signing in, switching person, locking an idle window (the sign-in
-//! screen itself is `screen::sign_in`), and taking the administrator role in a clinic that has
-//! none.
+//! Who is at the keyboard: the staff list as it arrives, signing in, switching person, locking
+//! an idle window (the sign-in screen itself is `screen::sign_in`), and taking the
+//! administrator role in a clinic that has none.
 
 use std::time::Instant;
 
+use carebook_sync::clinic::settings;
 use carebook_sync::clinic::staff::{self, Staff};
 use iced::Task;
 
-use crate::app::{App, Message};
+use crate::app::{App, Message, Screen};
 use crate::nav::Route;
+use crate::probe::Probe;
 use crate::screen::{patients, sign_in};
 
 impl App {
@@ -63,5 +65,55 @@ impl App {
             Err(e) => e,
         });
         self.load_staff()
+    }
+}
+
+impl App {
+    /// Reads the staff list and the clinic's idle lock (both replicated: they change when
+    /// another computer's changes arrive).
+    pub fn load_staff(&self) -> Task<Message> {
+        let staff = self
+            .runner
+            .read(|db| staff::list(db).map_err(|e| e.to_string()))
+            .map(Message::StaffLoaded);
+        let idle = self
+            .runner
+            .read(|db| settings::idle_lock_minutes(db).map_err(|e| e.to_string()))
+            .map(|m| Message::IdleLockLoaded(m.unwrap_or(settings::DEFAULT_IDLE_MINUTES)));
+        Task::batch([staff, idle])
+    }
+
+    /// The staff list arrived: the window opens on the sign-in screen while nobody is signed
+    /// in, on the first screen once someone is, and stays on joining or restoring until the
+    /// records (and staff) arrive.
+    pub(crate) fn staff_loaded(&mut self, staff: Vec<Staff>) -> Task<Message> {
+        self.staff = staff;
+        if let Some(me) = &self.me {
+            self.me = self.staff.iter().find(|s| s.id == me.id).cloned();
+        }
+        if self.me.is_none() && !self.staff.is_empty() {
+            // Nobody has signed in yet: the window opens on the sign-in screen.
+            self.lock.get_or_insert_with(sign_in::SignIn::default);
+            self.setup = None;
+            return Task::none();
+        }
+        if self.me.is_none() {
+            // Joining or restoring: stay there until the records (and staff) arrive.
+            if self.setup.is_none() {
+                self.screen = Screen::FirstRun(Default::default());
+            }
+            return Task::none();
+        }
+        let was_set_up = self.setup.take().is_some();
+        if was_set_up || matches!(self.screen, Screen::FirstRun(_)) || !self.opened {
+            self.opened = true;
+            self.trail.clear();
+            let first = match self.probe.clone() {
+                Probe::Patient(id) => Route::Patient(id),
+                _ => Route::Patients,
+            };
+            return self.show(first);
+        }
+        Task::none()
     }
 }
