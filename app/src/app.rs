@@ -19,6 +19,7 @@ use crate::backend::Runner;
 use crate::context::{Context, Folders};
 use crate::nav::{Event, Route, Setup};
 use crate::probe::{self, Probe};
+use crate::screen::book::{self, Book};
 use crate::screen::staff::StaffScreen;
 use crate::screen::{
     about, backups, first_run, form, patient, patients, peers, scan, sign_in, today, visit,
@@ -33,6 +34,7 @@ pub enum Screen {
     Patient(Box<patient::PatientPage>),
     Form(Box<form::PatientForm>),
     Today(today::Today),
+    Book(Box<Book>),
     Visit(Box<visit::VisitEditor>),
     Peers(Box<peers::Peers>),
     Backups(Box<backups::Backups>),
@@ -49,6 +51,7 @@ pub enum Message {
     Patient(patient::Msg),
     Form(form::Msg),
     Today(today::Msg),
+    Book(book::Msg),
     Visit(visit::Msg),
     Peers(peers::Msg),
     Backups(backups::Msg),
@@ -277,6 +280,7 @@ impl App {
                 let task = t.refresh(&ctx).map(Message::Today);
                 (Screen::Today(t), task)
             }
+            Route::Book => opened(Book::open(&ctx), Screen::Book, Message::Book),
             Route::Visit(id) => opened(
                 visit::VisitEditor::open(id, &ctx),
                 Screen::Visit,
@@ -307,6 +311,7 @@ impl App {
             Screen::Patient(p) => p.refresh(&ctx).map(Message::Patient),
             Screen::Form(f) => f.refresh(&ctx).map(Message::Form),
             Screen::Today(t) => t.refresh(&ctx).map(Message::Today),
+            Screen::Book(b) => b.refresh(&ctx).map(Message::Book),
             Screen::Visit(v) => v.refresh(&ctx).map(Message::Visit),
             Screen::Peers(p) => p.refresh(&ctx).map(Message::Peers),
             Screen::Backups(b) => b.refresh(&ctx).map(Message::Backups),
@@ -401,6 +406,7 @@ impl App {
             }
             Message::Form(m) => on_screen!(self, Form, m, |s, ctx| s.update(m, ctx)),
             Message::Today(m) => on_screen!(self, Today, m, |s, ctx| s.update(m, ctx)),
+            Message::Book(m) => on_screen!(self, Book, m, |s, ctx| s.update(m, ctx)),
             Message::Visit(m) => on_screen!(self, Visit, m, |s, ctx| s.update(m, ctx)),
             Message::Peers(m) => on_screen!(self, Peers, m, |s, ctx| s.update(m, ctx)),
             Message::Backups(m) => on_screen!(self, Backups, m, |s, ctx| s.update(m, ctx)),
@@ -519,6 +525,7 @@ impl App {
             Screen::Patient(page) => page.view().map(Message::Patient),
             Screen::Form(form) => form.view().map(Message::Form),
             Screen::Today(day) => day.view().map(Message::Today),
+            Screen::Book(b) => b.view().map(Message::Book),
             Screen::Visit(editor) => editor.view().map(Message::Visit),
             Screen::Peers(p) => p.view().map(Message::Peers),
             Screen::Backups(b) => b.view().map(Message::Backups),

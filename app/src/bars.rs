@@ -81,6 +81,7 @@ impl App {
             space().width(8),
             nav("Patients", Route::Patients),
             nav("Today", Route::Today),
+            tip(nav("Book", Route::Book), "Ctrl+B"),
             tip(
                 button(text("New patient"))
                     .style(button::secondary)

@@ -71,6 +71,7 @@ pub fn shortcut(event: keyboard::Event) -> Option<Message> {
         Key::Character("f") if modifiers.command() => Some(Message::FocusSearch),
         Key::Character("t") if modifiers.command() => Some(Message::Go(Route::Today)),
         Key::Character("l") if modifiers.command() => Some(Message::LockNow),
+        Key::Character("b") if modifiers.command() => Some(Message::Go(Route::Book)),
         Key::Named(Named::Tab) if modifiers.shift() => Some(Message::FocusPrevious),
         Key::Named(Named::Tab) => Some(Message::FocusNext),
         _ => None,

@@ -38,6 +38,8 @@ mod tests;
 #[cfg(test)]
 mod tests_backups;
 #[cfg(test)]
+mod tests_book;
+#[cfg(test)]
 mod tests_scan;
 #[cfg(test)]
 mod tests_staff;

@@ -10,6 +10,8 @@ pub enum Route {
     NewPatient,
     EditPatient(String),
     Today,
+    /// The appointment book.
+    Book,
     Visit(String),
     Peers,
     Backups,

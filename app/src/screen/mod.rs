@@ -3,6 +3,7 @@
 
 pub mod about;
 pub mod backups;
+pub mod book;
 pub mod first_run;
 pub mod form;
 pub mod patient;

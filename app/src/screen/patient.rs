@@ -161,7 +161,9 @@ impl PatientPage {
             text(p.display_name()).font(theme::BOLD).size(26),
             text(format!(
                 "{}  ·  born {}  ·  {}",
-                p.chart_no, f.date_of_birth, f.sex
+                p.chart_no,
+                super::patients::with_age(&f.date_of_birth),
+                f.sex
             )),
         ]
         .spacing(16)

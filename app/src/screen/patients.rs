@@ -2,6 +2,7 @@
 //! Enter opens the first result. The app keeps this screen's state across routes, so the
 //! search is still there when the person comes back.
 
+use carebook_sync::clinic::patients;
 use carebook_sync::clinic::search::{self, Hit};
 use iced::widget::{button, column, container, operation, row, scrollable, text, text_input};
 use iced::{Center, Element, Fill, FillPortion, Task};
@@ -100,7 +101,7 @@ impl Patients {
             let line = row![
                 text(name).font(theme::BOLD).width(FillPortion(4)),
                 text(h.chart_no.clone()).width(FillPortion(2)),
-                text(h.date_of_birth.clone()).width(FillPortion(2)),
+                text(with_age(&h.date_of_birth)).width(FillPortion(2)),
                 text(h.phone.clone()).width(FillPortion(2)),
                 container(allergy).width(FillPortion(2)),
             ]
@@ -120,5 +121,13 @@ impl Patients {
         ]
         .spacing(8)
         .into()
+    }
+}
+
+/// A date of birth with the age beside it ("1993-08-23 (33 years)").
+pub fn with_age(date_of_birth: &str) -> String {
+    match patients::age(date_of_birth, chrono::Local::now().date_naive()) {
+        Some(age) => format!("{date_of_birth} ({age})"),
+        None => date_of_birth.to_string(),
     }
 }
