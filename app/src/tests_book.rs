@@ -333,7 +333,13 @@ fn a_patients_age_is_shown_beside_the_date_of_birth() {
     let mut d = desk();
     let age = patients::age("1960-05-05", chrono::Local::now().date_naive()).unwrap();
     d.w.send(Message::Go(Route::Patient(d.patient.clone())));
-    assert!(d.shows(&format!("born 1960-05-05 ({age})")), "on the patient's page");
+    assert!(
+        d.shows(&format!("born 1960-05-05 ({age})")),
+        "on the patient's page"
+    );
     d.w.send(Message::Go(Route::Patients));
-    assert!(d.shows(&format!("1960-05-05 ({age})")), "in the patient list");
+    assert!(
+        d.shows(&format!("1960-05-05 ({age})")),
+        "in the patient list"
+    );
 }

@@ -360,3 +360,44 @@ fn the_library_refuses_computers_and_backups_work_to_others_even_past_the_screen
     );
     assert!(!file.exists(), "no backup was written");
 }
+
+#[test]
+fn an_administrator_sets_opening_hours_working_hours_and_appointment_types() {
+    use crate::screen::hours::{Msg as H, Whose};
+    use carebook_sync::clinic::hours;
+    let mut c = clinic(true, "Sam Admin");
+    c.w.send(Message::Go(Route::Staff));
+    let h = |c: &mut Clinic, m: H| c.staff(Msg::Hours(m));
+    assert_eq!(c.screen().hours.from, "08:00", "the clinic's, until set");
+    h(&mut c, H::Day(5, true));
+    h(&mut c, H::To("13:00".into()));
+    h(&mut c, H::Save);
+    let clinic_hours = hours::clinic(&c.store.writer()).unwrap();
+    assert!(clinic_hours.days[5], "open on Saturdays now");
+    assert_eq!(hours::hhmm(clinic_hours.open.end), "13:00");
+    // Dr Osei: a break; a break outside the day is refused plainly.
+    let ada = c.person("Dr Ada Osei");
+    h(&mut c, H::Whose(Whose::One(ada.clone())));
+    h(&mut c, H::BreakFrom("12:30".into()));
+    h(&mut c, H::BreakTo("13:30".into()));
+    h(&mut c, H::Save);
+    let outcome = c.screen().hours.outcome.clone().unwrap_or_default();
+    assert!(outcome.contains("within the day"), "{outcome}");
+    h(&mut c, H::BreakFrom("11:00".into()));
+    h(&mut c, H::BreakTo("11:30".into()));
+    h(&mut c, H::Save);
+    let osei = hours::of(&c.store.writer(), &ada.id).unwrap();
+    assert_eq!(osei.breaks.len(), 1);
+    assert_eq!(hours::hhmm(osei.breaks[0].start), "11:00");
+    h(&mut c, H::Kinds("Vaccination=10; Long consult=45".into()));
+    h(&mut c, H::SaveKinds);
+    let kinds = hours::kinds(&c.store.writer()).unwrap();
+    assert_eq!(
+        kinds.iter().map(|k| k.minutes).collect::<Vec<_>>(),
+        [10, 45]
+    );
+    h(&mut c, H::Kinds("Vaccination".into()));
+    h(&mut c, H::SaveKinds);
+    let outcome = c.screen().hours.outcome.clone().unwrap_or_default();
+    assert!(outcome.contains("minutes after ="), "{outcome}");
+}

@@ -6,6 +6,7 @@ pub mod backups;
 pub mod book;
 pub mod first_run;
 pub mod form;
+pub mod hours;
 pub mod patient;
 pub mod patients;
 pub mod peers;

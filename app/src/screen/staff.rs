@@ -1,6 +1,7 @@
 //! The Staff screen (administrators): everyone on the staff list with their roles and whether
 //! they have a PIN, adding a person, changing a name or roles, deactivating and reactivating
-//! (never a delete), clearing a PIN; the clinic's idle lock; the emergency accesses to review;
+//! (never a delete), clearing a PIN; the clinic's idle lock; opening and working hours and the
+//! appointment types (`hours`); the emergency accesses to review;
 //! and the access log saved as CSV for an audit. The library checks every one of these again.
 
 use std::collections::HashSet;
@@ -16,6 +17,7 @@ use iced::{Center, Element, Fill, Task};
 use crate::context::Context;
 use crate::nav::Event;
 use crate::screen::capitalised;
+use crate::screen::hours::{self, HoursEditor};
 use crate::{clock, dialogs, theme};
 
 /// An emergency access to review, with the patient's name.
@@ -78,6 +80,8 @@ pub struct StaffScreen {
     pub confirm_reset: Option<String>,
     /// What the last action did, or why it was refused.
     pub outcome: Option<String>,
+    /// Opening and working hours, and appointment types.
+    pub hours: HoursEditor,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +103,7 @@ pub enum Msg {
     ExportLog,
     ExportTo(Option<PathBuf>),
     Added(Result<String, String>),
+    Hours(hours::Msg),
     Done(Result<String, String>),
 }
 
@@ -125,7 +130,7 @@ impl StaffScreen {
             new_roles: Role::Receptionist.into(),
             ..StaffScreen::default()
         };
-        let task = s.refresh(ctx);
+        let task = Task::batch([s.refresh(ctx), s.hours.load(ctx).map(Msg::Hours)]);
         (s, task)
     }
 
@@ -162,6 +167,7 @@ impl StaffScreen {
                 Task::none()
             }
             Msg::Loaded(Err(e)) => return (Task::none(), Some(Event::Notice(e))),
+            Msg::Hours(m) => self.hours.update(m, ctx).map(Msg::Hours),
             Msg::NewName(v) => {
                 self.new_name = v;
                 Task::none()
@@ -421,6 +427,7 @@ impl StaffScreen {
                 outcome,
                 add,
                 idle,
+                self.hours.view(&d.everyone).map(Msg::Hours),
                 review,
             ]
             .spacing(16)

@@ -211,7 +211,11 @@ impl Book {
             .min(24 * 60);
         let mut times = column![space().height(28)];
         for m in (open..close).step_by(QUARTER as usize) {
-            let label = if m.is_multiple_of(60) { hhmm(m) } else { String::new() };
+            let label = if m.is_multiple_of(60) {
+                hhmm(m)
+            } else {
+                String::new()
+            };
             times = times.push(container(text(label).size(12)).height(SLOT));
         }
         let mut grid = row![times.width(52)].spacing(6);
