@@ -124,6 +124,8 @@ pub enum Msg {
     Query(String),
     Found(String, Result<Vec<Hit>, String>),
     Patient(Hit),
+    /// Choose another patient.
+    ChangePatient,
     Kind(Kind),
     Minutes(String),
     Reason(String),
@@ -304,6 +306,7 @@ impl Book {
                 b.hits.clear();
                 b.patient = Some(hit);
             }
+            Msg::ChangePatient => self.booking().patient = None,
             Msg::Kind(k) => {
                 let b = self.booking();
                 b.minutes = k.minutes.to_string();

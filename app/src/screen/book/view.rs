@@ -151,12 +151,15 @@ impl Book {
             self.day_view(&d.clinic)
         };
         let side = self.side();
-        let message = self.message.as_ref().map(|m| {
-            container(text(m.clone()))
-                .padding(6)
+        // Always its line's height, so a message appearing never moves the slots being clicked.
+        let message = match &self.message {
+            Some(m) => container(text(m.clone()))
+                .padding([4, 8])
                 .width(Fill)
-                .style(theme::notice)
-        });
+                .height(30)
+                .style(theme::notice),
+            None => container(text("")).height(30),
+        };
         let body = match side {
             Some(side) => row![
                 scrollable(grid).height(Fill).width(FillPortion(3)),
@@ -321,9 +324,11 @@ impl Book {
                 .iter()
                 .filter(|a| appointments::holds_time(a.status))
                 .count();
-            let mut cards = row![].spacing(2).height(height);
+            // Inside the red frame, under its label.
+            let inner = if busy > 1 { height - 20.0 } else { height };
+            let mut cards = row![].spacing(2).height(inner);
             for a in &block {
-                cards = cards.push(card(a, self.selected.as_deref() == Some(&a.id), height));
+                cards = cards.push(card(a, self.selected.as_deref() == Some(&a.id), inner));
             }
             let framed: Element<'a, Msg> = if busy > 1 {
                 container(column![text("Overlap").size(11), cards].spacing(0))
@@ -368,7 +373,7 @@ impl Book {
                 col = col.push(text("—").size(12));
             }
             for a in list {
-                col = col.push(card(a, self.selected.as_deref() == Some(&a.id), 40.0));
+                col = col.push(card(a, self.selected.as_deref() == Some(&a.id), 48.0));
             }
             days = days.push(col.width(Fill));
             d += Duration::days(1);
@@ -430,7 +435,7 @@ impl Book {
                         text(format!("{} · {}", super::patient_name(p), p.chart_no)),
                         button(text("Change").size(12))
                             .style(button::text)
-                            .on_press(Msg::Query(String::new())),
+                            .on_press(Msg::ChangePatient),
                     ]
                     .spacing(6)
                     .align_y(Center),
@@ -498,7 +503,7 @@ impl Book {
                     column![
                         text(o.clone()),
                         button(text("Book anyway"))
-                            .style(button::danger)
+                            .style(button::secondary)
                             .on_press(Msg::BookAnyway),
                     ]
                     .spacing(6),
