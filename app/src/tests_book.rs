@@ -343,3 +343,74 @@ fn a_patients_age_is_shown_beside_the_date_of_birth() {
         "in the patient list"
     );
 }
+
+/// Two computers over mutual TLS on 127.0.0.1 that book Dr Osei's same slot while apart: once
+/// they are connected, both appointments are on both, and both books frame the overlap.
+#[test]
+fn two_computers_book_one_slot_while_apart_and_both_books_mark_the_overlap() {
+    use carebook_tests::{eventually_blocking, exchange, Computer};
+    let rt = crate::testing::runtime();
+    let (front, laptop) = (Computer::new(), Computer::new());
+    // The clinic, made at the front desk and known to the laptop from an earlier sync.
+    let (osei, patient, desk) = {
+        let db = front.store.writer();
+        let sam = staff::add(&db, "Sam Admin", Role::Admin).unwrap();
+        let admin = Actor::at_this_device(&db, &sam.id).unwrap();
+        let rita = staff::add_by(&db, &admin, "Rita Front", Role::Receptionist).unwrap();
+        let osei = staff::add_by(&db, &admin, "Dr Ada Osei", Role::Doctor)
+            .unwrap()
+            .id;
+        let fields = PatientFields {
+            given_name: "Farid".into(),
+            family_name: "Haddad".into(),
+            date_of_birth: "1960-05-05".into(),
+            ..Default::default()
+        };
+        (
+            osei,
+            patients::create(&db, &admin, &fields).unwrap().id,
+            rita.id,
+        )
+    };
+    exchange(&front.store.writer(), &laptop.store.writer());
+    // Apart, each books Monday 10:00 with Dr Osei.
+    let slot = format!("{}T10:00", monday());
+    for (c, reason) in [(&front, "front desk"), (&laptop, "laptop")] {
+        let db = c.store.writer();
+        let actor = Actor::at_this_device(&db, &desk).unwrap();
+        appointments::book(&db, &actor, &patient, &osei, &slot, 15, reason).unwrap();
+    }
+    // Connected again, over TLS.
+    let (front, laptop) = rt.block_on(async {
+        let front = front.online("Front desk").await;
+        let laptop = laptop.online("Laptop").await;
+        front.trust(&laptop, "Laptop").await;
+        laptop.trust(&front, "Front desk").await;
+        laptop.stay_connected(&front);
+        (front, laptop)
+    });
+    let both = |store: &Store| {
+        appointments::overlapping(&store.writer(), &osei, at(monday(), "10:00"), 15, None)
+            .unwrap()
+            .len()
+            == 2
+    };
+    eventually_blocking("both appointments on both computers", || {
+        both(&front.node.store) && both(&laptop.node.store)
+    });
+    for c in [&front, &laptop] {
+        let mut w = Window::new(c.node.store.clone(), None, c.dir.path());
+        w.sign_in("Rita Front", PIN);
+        w.send(Message::Go(Route::Book));
+        w.send(Message::Book(Msg::OpenDay(monday())));
+        use iced_test::selector::Candidate;
+        let framed = iced_test::simulator(w.app.view())
+            .find(|c: Candidate<'_>| match c {
+                Candidate::Text { content, .. } if content == "Overlap" => Some(()),
+                _ => None,
+            })
+            .is_ok();
+        assert!(framed, "the book marks the overlap on every computer");
+    }
+    drop(rt);
+}

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod appointments;
+pub mod book;
 pub mod chart;
 pub mod demo;
 pub mod history;

@@ -7,9 +7,9 @@
 mod view;
 
 use carebook_sync::clinic::appointments::{self, Appointment, Status};
-use carebook_sync::clinic::hours::{self, Hours, Kind};
+use carebook_sync::clinic::hours::{Hours, Kind};
 use carebook_sync::clinic::search::{self, Hit};
-use carebook_sync::clinic::staff::{Role, Staff};
+use carebook_sync::clinic::staff::Staff;
 use carebook_sync::clinic::{self, when, Actor};
 use carebook_sync::store::CrrConnection;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
@@ -34,42 +34,7 @@ impl std::fmt::Display for Whose {
     }
 }
 
-/// What the book shows, read in one go.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    pub clinicians: Vec<(Staff, Hours)>,
-    pub clinic: Hours,
-    pub appointments: Vec<Appointment>,
-    pub kinds: Vec<Kind>,
-}
-
-/// The people who see patients: doctors and nurses.
-fn clinicians(staff: &[Staff]) -> Vec<Staff> {
-    staff
-        .iter()
-        .filter(|s| s.roles.has(Role::Doctor) || s.roles.has(Role::Nurse))
-        .cloned()
-        .collect()
-}
-
-fn load(
-    db: &CrrConnection,
-    staff: &[Staff],
-    from: NaiveDate,
-    to: NaiveDate,
-) -> clinic::Result<Loaded> {
-    let mut shown = Vec::new();
-    for s in clinicians(staff) {
-        let h = hours::of(db, &s.id)?;
-        shown.push((s, h));
-    }
-    Ok(Loaded {
-        clinicians: shown,
-        clinic: hours::clinic(db)?,
-        appointments: appointments::range(db, from, to)?,
-        kinds: hours::kinds(db)?,
-    })
-}
+pub use carebook_sync::clinic::book::Days as Loaded;
 
 /// A booking (or a move) being filled in.
 #[derive(Debug, Clone, Default)]
@@ -180,10 +145,9 @@ impl Book {
     /// Reads the book again (on opening, on moving the date, and when records changed).
     pub fn refresh(&self, ctx: &Context) -> Task<Msg> {
         let (from, to) = self.span();
-        let staff = ctx.staff.to_vec();
         ctx.runner
             .read(move |db| {
-                load(db, &staff, from, to)
+                clinic::book::days(db, from, to)
                     .map(Box::new)
                     .map_err(|e| e.to_string())
             })
