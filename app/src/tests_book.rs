@@ -406,7 +406,9 @@ fn two_computers_book_one_slot_while_apart_and_both_books_mark_the_overlap() {
         use iced_test::selector::Candidate;
         let framed = iced_test::simulator(w.app.view())
             .find(|c: Candidate<'_>| match c {
-                Candidate::Text { content, .. } if content == "Overlap" => Some(()),
+                Candidate::Text {
+                    content: "Overlap", ..
+                } => Some(()),
                 _ => None,
             })
             .is_ok();
