@@ -11,7 +11,10 @@
 //! The system clock can jump. A clock set back while the program runs is noticed (the
 //! monotonic clock says more time passed than the wall clock shows) and the time it was set
 //! back by still counts towards the next backup; a last backup dated after now (the clock was
-//! set back while the program was not running) makes a backup at once. A clock set forward
+//! set back while the program was not running) makes a backup at once, and so does a clock set
+//! back by less while it was closed: the wall time of the last look is kept (with the time
+//! set back not yet used up by a backup), and a start that finds the clock behind it counts
+//! the difference as time passed. A clock set forward
 //! makes one backup, which is then the last; files dated in the future are pruned first.
 
 use std::path::{Path, PathBuf};
@@ -282,6 +285,39 @@ impl ClockWatch {
     pub fn backed_up(&mut self) {
         self.set_back = 0;
     }
+
+    /// The watch of a program starting at `wall`, from what an earlier run kept (see
+    /// `keep_clock`): a clock now behind the last look was set back while the program
+    /// was closed, and that counts as time passed too.
+    pub fn resume(kept: Option<(i64, i64)>, wall: i64) -> ClockWatch {
+        let set_back = match kept {
+            Some((last_wall, set_back)) => {
+                let behind = last_wall.saturating_sub(wall);
+                let behind = if behind > SET_BACK_SLACK_S { behind } else { 0 };
+                set_back.max(0).saturating_add(behind)
+            }
+            None => 0,
+        };
+        ClockWatch {
+            last: None,
+            set_back,
+        }
+    }
+}
+
+const CLOCK: &str = "backup_clock";
+
+/// What the last run's [`ClockWatch`] kept, if anything readable.
+pub fn kept_clock(db: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
+    Ok(get(db, CLOCK)?.and_then(|v| {
+        let (wall, back) = v.split_once(' ')?;
+        Some((wall.parse().ok()?, back.parse().ok()?))
+    }))
+}
+
+/// Keeps the wall time of a look and the time set back not yet used up, for the next run.
+fn keep_clock(db: &Connection, wall: i64, set_back: i64) -> rusqlite::Result<()> {
+    set(db, CLOCK, &format!("{wall} {set_back}"))
 }
 
 /// The automatic backups of a running computer (the window or `serve`; see `net::serve`):
@@ -295,14 +331,29 @@ pub async fn keep_making(
     report: watch::Sender<Option<Checked>>,
 ) {
     let mut every = tokio::time::interval(LOOK_EVERY);
-    let mut clock = ClockWatch::default();
+    let kept = store
+        .read(|db| Ok::<_, BackupError>(kept_clock(db)?))
+        .unwrap_or_else(|e| {
+            tracing::warn!("could not read the backup clock: {e}");
+            None
+        });
+    let mut clock = ClockWatch::resume(kept, chrono::Utc::now().timestamp());
     loop {
         every.tick().await;
         let (store, dir, identity) = (store.clone(), dir.clone(), identity.clone());
         let now = chrono::Utc::now().timestamp();
         let set_back = clock.look(Instant::now(), now);
         let looked = tokio::task::spawn_blocking(move || {
-            run_if_due(&store, &dir, now, set_back, || Ok(identity))
+            let checked = run_if_due(&store, &dir, now, set_back, || Ok(identity));
+            // Kept for the next run: a backup made uses the time set back up.
+            let back = match &checked {
+                Ok(c) if c.made.is_some() => 0,
+                _ => set_back,
+            };
+            if let Err(e) = keep_clock(&store.writer(), now, back) {
+                tracing::warn!("could not keep the backup clock: {e}");
+            }
+            checked
         })
         .await;
         let checked = match looked {
@@ -531,6 +582,52 @@ mod tests {
             failed: None,
         };
         assert!(!s.due(&made, ahead + LOOK_EVERY.as_secs() as i64));
+    }
+
+    #[test]
+    fn a_clock_set_back_while_the_program_was_closed_does_not_postpone_backups() {
+        let s = Schedule {
+            folder: Some("/backups".into()),
+            ..Schedule::default()
+        };
+        let at = 1_800_000_000;
+        let last = Last {
+            ok: Some((at, "f".into())),
+            failed: None,
+        };
+        // A run looked at the clock four hours after the backup, having seen it set back by
+        // an hour already; closed, the clock is set back three more hours, and it starts again.
+        let t0 = Instant::now();
+        let mut before = ClockWatch::resume(None, at);
+        before.look(t0, at + 4 * 3600);
+        before.look(t0 + Duration::from_secs(60), at + 4 * 3600 + 60 - 3600);
+        let kept = (at + 3 * 3600 + 60, 3600);
+        assert_eq!(before.look(t0 + Duration::from_secs(61), kept.0), kept.1);
+        let start = at + 60;
+        let mut after = ClockWatch::resume(Some(kept), start);
+        let set_back = after.look(t0 + Duration::from_secs(3600), start);
+        assert_eq!(set_back, 3600 + 3 * 3600, "both jumps count");
+        // A day after the backup in real time is 20 hours later on this clock: due then.
+        assert!(s.due(&last, start + 20 * 3600 + set_back));
+        // A clock that is only a little behind the last look (drift) is no jump, and a
+        // missing or unreadable record is none.
+        assert_eq!(
+            ClockWatch::resume(Some((start + 10, 0)), start).look(t0, start),
+            0
+        );
+        assert_eq!(ClockWatch::resume(None, start).look(t0, start), 0);
+    }
+
+    #[test]
+    fn the_backup_clock_is_kept_between_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a.db"), crate::store::schema::CLINIC).unwrap();
+        let db = store.writer();
+        assert_eq!(kept_clock(&db).unwrap(), None);
+        keep_clock(&db, 1_800_000_000, 0).unwrap();
+        assert_eq!(kept_clock(&db).unwrap(), Some((1_800_000_000, 0)));
+        set(&db, CLOCK, "garbage").unwrap();
+        assert_eq!(kept_clock(&db).unwrap(), None);
     }
 
     #[test]
