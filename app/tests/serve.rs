@@ -34,8 +34,8 @@ fn pair(joiner: &Serve, host: &Serve) {
     let (code, out, _) = carebook(&joiner.dir, &["pair", &host.addr, "--id", &host.id]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("carebook accept"), "{out}");
-    let (code, out, _) = carebook(&host.dir, &["accept", &joiner.id]);
-    assert_eq!(code, 0, "{out}");
+    let (code, out, err) = carebook(&host.dir, &["accept", &joiner.id]);
+    assert_eq!(code, 0, "{out}{err}");
 }
 
 #[test]

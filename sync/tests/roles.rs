@@ -464,3 +464,29 @@ fn the_idle_lock_is_the_clinics_kept_in_range_and_recorded() {
         assert_eq!(settings::idle_lock_minutes(&db).unwrap(), read, "{stored}");
     }
 }
+
+/// A clinic operation takes the write lock when it begins: another program's write in the
+/// middle (the app or `serve`, while `carebook staff ...` runs) waits for it, instead of the
+/// operation's own write being refused afterwards ("database is locked").
+#[test]
+fn a_clinic_operation_holds_the_write_lock_from_its_start() {
+    let c = clinic();
+    let db = c.store.writer();
+    let other = rusqlite::Connection::open(c._dir.path().join("carebook.db")).unwrap();
+    other.busy_timeout(std::time::Duration::ZERO).unwrap();
+    let op = carebook_sync::clinic::Atomic::begin(&db).unwrap();
+    let err = other
+        .execute(
+            "INSERT INTO local_settings(key, value) VALUES ('x', 'y')",
+            [],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("locked"), "{err}");
+    op.commit().unwrap();
+    other
+        .execute(
+            "INSERT INTO local_settings(key, value) VALUES ('x', 'y')",
+            [],
+        )
+        .unwrap();
+}

@@ -93,16 +93,20 @@ pub fn admin_pin(dir: &Path) {
     if !path.exists() {
         return;
     }
+    // A look first, read-only: most folders hold no such person, or they have their PIN.
+    let needs_pin = |db: &CrrConnection| {
+        staff::everyone(db)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.name == ADMIN)
+            .filter(|sam| !pin::has_pin(db, &sam.id).unwrap_or(true))
+    };
+    if needs_pin(&CrrConnection::open(&path, true).unwrap()).is_none() {
+        return;
+    }
     let db = CrrConnection::open(&path, false).unwrap();
     db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    let Some(sam) = staff::everyone(&db)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|s| s.name == ADMIN)
-    else {
-        return;
-    };
-    if !pin::has_pin(&db, &sam.id).unwrap() {
+    if let Some(sam) = needs_pin(&db) {
         pin::set_first(&db, &sam.id, ADMIN_PIN).unwrap();
     }
 }

@@ -83,22 +83,38 @@ pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-/// All or nothing: a savepoint (so it nests inside a caller's transaction) that rolls back
-/// unless committed.
+/// All or nothing: a transaction that takes the write lock at once (so a read followed by a
+/// write can never be refused because another program, the app or `serve`, wrote in between),
+/// or, inside a caller's transaction, a savepoint; rolled back unless committed.
 pub struct Atomic<'a> {
     db: &'a Connection,
     done: bool,
+    /// This began the transaction (rather than a savepoint inside the caller's).
+    outer: bool,
 }
 
 impl<'a> Atomic<'a> {
     pub fn begin(db: &'a Connection) -> Result<Atomic<'a>> {
-        db.execute_batch("SAVEPOINT clinic_op")?;
-        Ok(Atomic { db, done: false })
+        let outer = db.is_autocommit();
+        db.execute_batch(if outer {
+            "BEGIN IMMEDIATE"
+        } else {
+            "SAVEPOINT clinic_op"
+        })?;
+        Ok(Atomic {
+            db,
+            done: false,
+            outer,
+        })
     }
 
     pub fn commit(mut self) -> Result<()> {
         self.done = true;
-        self.db.execute_batch("RELEASE clinic_op")?;
+        self.db.execute_batch(if self.outer {
+            "COMMIT"
+        } else {
+            "RELEASE clinic_op"
+        })?;
         Ok(())
     }
 }
@@ -113,9 +129,11 @@ impl std::ops::Deref for Atomic<'_> {
 impl Drop for Atomic<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self
-                .db
-                .execute_batch("ROLLBACK TO clinic_op; RELEASE clinic_op");
+            let _ = self.db.execute_batch(if self.outer {
+                "ROLLBACK"
+            } else {
+                "ROLLBACK TO clinic_op; RELEASE clinic_op"
+            });
         }
     }
 }

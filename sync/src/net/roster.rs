@@ -204,7 +204,8 @@ pub fn request(
     address: &str,
     from: std::net::IpAddr,
 ) -> rusqlite::Result<Recorded> {
-    let tx = db.unchecked_transaction()?;
+    // The write lock at once: a read then a write, while another program may write.
+    let tx = rusqlite::Transaction::new_unchecked(db, rusqlite::TransactionBehavior::Immediate)?;
     let known = verdict(&tx, id)?;
     if known != Verdict::Unknown {
         return Ok(Recorded::Member(known));
@@ -269,7 +270,8 @@ pub fn requests(db: &Connection) -> rusqlite::Result<Vec<Request>> {
 /// Accepts a pending request: the device joins the clinic. False if there was no request,
 /// or if the device was removed (removal is permanent; its stale request is dropped).
 pub fn accept(db: &Connection, id: &DeviceId) -> rusqlite::Result<bool> {
-    let tx = db.unchecked_transaction()?;
+    // The write lock at once: a read then a write, while another program may write.
+    let tx = rusqlite::Transaction::new_unchecked(db, rusqlite::TransactionBehavior::Immediate)?;
     let found = requests(&tx)?.into_iter().find(|r| r.id == *id);
     let joined = match found {
         Some(r) if verdict(&tx, id)? != Verdict::Revoked => {
