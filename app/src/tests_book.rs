@@ -1,7 +1,8 @@
 //! The appointment book without a window: booking by clicking a free slot and by a typed time,
 //! a typed time that cannot be read, the overlap warning (and booking anyway), moving and
 //! cancelling, working hours and the next free slot, and the book following another
-//! computer's booking without losing what is typed.
+//! computer's booking without losing what is typed; and, on the same front desk, a patient's
+//! age and finding archived records again.
 
 use std::sync::Arc;
 
@@ -415,4 +416,32 @@ fn two_computers_book_one_slot_while_apart_and_both_books_mark_the_overlap() {
         assert!(framed, "the book marks the overlap on every computer");
     }
     drop(rt);
+}
+
+#[test]
+fn archived_and_merged_away_records_are_found_with_the_filter_and_restored() {
+    use crate::screen::{patient, patients as list};
+    let mut d = desk();
+    let found =
+        |d: &Desk| -> Vec<String> { d.w.app.patients.hits.iter().map(|h| h.id.clone()).collect() };
+    d.w.send(Message::Go(Route::Patient(d.patient.clone())));
+    d.w.send(Message::Patient(patient::Msg::Archive(true)));
+    d.w.send(Message::Go(Route::Patients));
+    d.w.send(Message::Patients(list::Msg::Query("Haddad".into())));
+    assert!(
+        found(&d).is_empty(),
+        "an archived record is not in the ordinary search"
+    );
+    d.w.send(Message::Patients(list::Msg::Archived(true)));
+    assert_eq!(found(&d), [d.patient.clone()], "the filter finds it");
+    assert!(d.shows("open one to restore it"));
+    d.w.send(Message::Patients(list::Msg::Open(d.patient.clone())));
+    d.w.send(Message::Patient(patient::Msg::Archive(false)));
+    d.w.send(Message::Go(Route::Patients));
+    assert!(
+        found(&d).is_empty(),
+        "restored: no longer among the archived"
+    );
+    d.w.send(Message::Patients(list::Msg::Archived(false)));
+    assert_eq!(found(&d), [d.patient.clone()]);
 }

@@ -4,7 +4,9 @@
 
 use carebook_sync::clinic::patients;
 use carebook_sync::clinic::search::{self, Hit};
-use iced::widget::{button, column, container, operation, row, scrollable, text, text_input};
+use iced::widget::{
+    button, checkbox, column, container, operation, row, scrollable, text, text_input,
+};
 use iced::{Center, Element, Fill, FillPortion, Task};
 
 use crate::context::Context;
@@ -23,11 +25,14 @@ pub struct Patients {
     pub hits: Vec<Hit>,
     /// Which search is the newest (a slower, older one must not overwrite it).
     generation: u64,
+    /// Searching the archived and merged-away records instead.
+    pub archived: bool,
 }
 
 #[derive(Debug, Clone)]
 pub enum Msg {
     Query(String),
+    Archived(bool),
     OpenFirst,
     Open(String),
     Found(u64, Result<Vec<Hit>, String>),
@@ -42,9 +47,11 @@ impl Patients {
     /// Runs the search again.
     pub fn refresh(&mut self, ctx: &Context) -> Task<Msg> {
         self.generation += 1;
-        let (generation, query) = (self.generation, self.query.clone());
+        let (generation, query, archived) = (self.generation, self.query.clone(), self.archived);
         ctx.runner
-            .read(move |db| search::search(db, &query, RESULTS).map_err(|e| e.to_string()))
+            .read(move |db| {
+                search::search_in(db, &query, RESULTS, archived).map_err(|e| e.to_string())
+            })
             .map(move |hits| Msg::Found(generation, hits))
     }
 
@@ -52,6 +59,10 @@ impl Patients {
         match msg {
             Msg::Query(q) => {
                 self.query = q;
+                return (self.refresh(ctx), None);
+            }
+            Msg::Archived(on) => {
+                self.archived = on;
                 return (self.refresh(ctx), None);
             }
             Msg::Found(generation, Ok(hits)) => {
@@ -83,7 +94,14 @@ impl Patients {
         .on_submit(Msg::OpenFirst)
         .padding(10)
         .size(18);
-        let summary = if self.query.trim().is_empty() {
+        let summary = if self.archived && self.hits.is_empty() {
+            "No archived or merged-away record matches.".to_string()
+        } else if self.archived {
+            format!(
+                "{} archived or merged-away records: open one to restore it or undo its merge",
+                self.hits.len()
+            )
+        } else if self.query.trim().is_empty() {
             "Recently changed patients".to_string()
         } else if self.hits.is_empty() {
             "No patient matches. Ctrl+N creates one.".to_string()
@@ -114,9 +132,12 @@ impl Patients {
                     .on_press(Msg::Open(h.id.clone())),
             );
         }
+        let filter = checkbox(self.archived)
+            .label("Archived and merged-away records")
+            .on_toggle(Msg::Archived);
         column![
             search,
-            text(summary).size(13),
+            row![text(summary).size(13).width(Fill), filter].align_y(Center),
             scrollable(list).height(Fill)
         ]
         .spacing(8)

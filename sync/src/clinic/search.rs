@@ -41,7 +41,7 @@ fn quoted(w: &str) -> String {
 }
 
 const HIT: &str = "SELECT p.id, p.chart_no, p.given_name, p.family_name, p.date_of_birth, p.phone, p.allergies \
-    FROM patients p WHERE p.rowid IN (SELECT rowid FROM {index} WHERE {index} MATCH ?1 LIMIT ?2) AND p.archived = 0";
+    FROM patients p WHERE p.rowid IN (SELECT rowid FROM {index} WHERE {index} MATCH ?1 LIMIT ?2) AND p.archived = ?3";
 
 fn hit(r: &rusqlite::Row) -> rusqlite::Result<Hit> {
     Ok(Hit {
@@ -55,22 +55,28 @@ fn hit(r: &rusqlite::Row) -> rusqlite::Result<Hit> {
     })
 }
 
-fn run(db: &Connection, index: &str, expr: &str, cap: usize) -> Result<Vec<Hit>> {
+fn run(db: &Connection, index: &str, expr: &str, cap: usize, archived: bool) -> Result<Vec<Hit>> {
     let mut st = db.prepare_cached(&HIT.replace("{index}", index))?;
-    let rows = st.query_map(rusqlite::params![expr, cap as i64], hit)?;
+    let rows = st.query_map(rusqlite::params![expr, cap as i64, archived as i64], hit)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Active patients matching `query`, at most `limit`, sorted by name. An empty query lists the
 /// most recently changed patients.
 pub fn search(db: &Connection, query: &str, limit: usize) -> Result<Vec<Hit>> {
+    search_in(db, query, limit, false)
+}
+
+/// Like [`search`], among the archived and merged-away records when `archived` (so Restore and
+/// Undo merge stay reachable after leaving the page).
+pub fn search_in(db: &Connection, query: &str, limit: usize, archived: bool) -> Result<Vec<Hit>> {
     let ws = words(query);
     if ws.is_empty() {
         let mut st = db.prepare_cached(
             "SELECT id, chart_no, given_name, family_name, date_of_birth, phone, allergies FROM patients \
-             WHERE archived = 0 ORDER BY updated_at DESC LIMIT ?1",
+             WHERE archived = ?2 ORDER BY updated_at DESC LIMIT ?1",
         )?;
-        let rows = st.query_map([limit as i64], hit)?;
+        let rows = st.query_map(rusqlite::params![limit as i64, archived as i64], hit)?;
         return Ok(rows.collect::<rusqlite::Result<_>>()?);
     }
     // Gather a few screens' worth, then sort by name: sorting every match of a one-letter
@@ -85,7 +91,7 @@ pub fn search(db: &Connection, query: &str, limit: usize) -> Result<Vec<Hit>> {
         // "1990-12" may be a birth date or the start of a phone number: look for both.
         prefix_expr = format!("{}* OR ({prefix_expr})", quoted(&digits));
     }
-    let mut hits = run(db, "patient_words", &prefix_expr, cap)?;
+    let mut hits = run(db, "patient_words", &prefix_expr, cap, archived)?;
     let inner: Vec<&String> = ws.iter().filter(|w| w.chars().count() >= 3).collect();
     if hits.len() < limit && inner.len() == ws.len() {
         let gram_expr = inner
@@ -93,7 +99,7 @@ pub fn search(db: &Connection, query: &str, limit: usize) -> Result<Vec<Hit>> {
             .map(|w| quoted(w))
             .collect::<Vec<_>>()
             .join(" AND ");
-        for h in run(db, "patient_grams", &gram_expr, cap)? {
+        for h in run(db, "patient_grams", &gram_expr, cap, archived)? {
             if !hits.iter().any(|x| x.id == h.id) {
                 hits.push(h);
             }
