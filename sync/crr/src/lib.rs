@@ -76,6 +76,8 @@ fn init(raw: *mut sqlite3) -> Result<()> {
         ("crsql_site_id", 0, site_id),
         ("crsql_finalize", 0, finalize),
         ("crsql_internal_sync_bit", 0, sync_bit),
+        ("crsql_merging_batch", 0, merging_batch),
+        ("crsql_after_batch", 1, after_batch),
         ("crsql_compact_tombstones", 1, compact_tombstones),
         ("crsql_protect", 2, protect),
         ("crsql_pack_columns", -1, pack_columns),
@@ -296,6 +298,31 @@ fn site_id(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> 
 /// (say, of a finalised note) without refusing what other computers already did.
 fn sync_bit(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
     api::result_int64(ctx, i64::from(conn.sync_bit.get()));
+    Ok(())
+}
+
+/// `crsql_merging_batch()`: 1 while `crsql_merge_changes` merges a batch on this connection,
+/// else 0. A trigger can leave costly upkeep (a search index, say) to the statements
+/// registered with `crsql_after_batch`, which then run once for the whole batch.
+fn merging_batch(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
+    api::result_int64(ctx, i64::from(conn.batch.get()));
+    Ok(())
+}
+
+/// `crsql_after_batch(sql)`: statements to run at the end of every `crsql_merge_changes`, in
+/// its transaction (kept in the database, so every connection runs them); '' runs none.
+fn after_batch(conn: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+    // SAFETY: live argument of this call.
+    let ValueRef::Text(sql) = (unsafe { ValueRef::from_raw(args[0]) }) else {
+        return Err(Error::new("crsql_after_batch takes SQL text ('' for none)"));
+    };
+    let mut st = conn
+        .db
+        .prepare("INSERT OR REPLACE INTO crr_meta(key, value) VALUES (?1, ?2)")?;
+    st.bind_text(1, merge::AFTER_BATCH)?;
+    st.bind_text(2, &String::from_utf8_lossy(sql))?;
+    st.run()?;
+    Value::text("OK").result(ctx);
     Ok(())
 }
 
