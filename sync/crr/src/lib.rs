@@ -361,7 +361,11 @@ fn merge_changes(
 /// `since` (leaving out those made by `not_site`) as one batch. With a limit, the batch holds
 /// about that many changes but always whole db_versions, so the receiver can take the batch's
 /// highest db_version (`crsql_batch_db_version`) as its new watermark.
-fn export_changes(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+fn export_changes(
+    conn: &Conn,
+    ctx: *mut sqlite3_context,
+    args: &[*mut sqlite3_value],
+) -> Result<()> {
     // SAFETY: live arguments of this call.
     let arg = |i: usize| args.get(i).map(|v| unsafe { ValueRef::from_raw(*v) });
     let since = match arg(0) {
@@ -393,19 +397,13 @@ fn export_changes(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_valu
         }
         Ok(())
     };
-    // Pass 1 reads only db_versions (no values, no sort) to find where the batch ends: the
-    // limit-th smallest, so the batch takes whole db_versions and its end is a valid ack.
+    // Pass 1 reads only db_versions (straight from the clocks, no values, no sort) to find
+    // where the batch ends: the limit-th smallest, so the batch takes whole db_versions and its
+    // end is a valid ack.
     let upto = if limit == u64::MAX {
         i64::MAX
     } else {
-        let mut st = db.prepare(&format!(
-            "SELECT db_version FROM crsql_changes WHERE db_version > ?1{site_clause}"
-        ))?;
-        bind(&mut st)?;
-        let mut versions = Vec::new();
-        while st.step()? == Step::Row {
-            versions.push(st.column_i64(0));
-        }
+        let mut versions = changes::versions_after(conn, since, not_site.as_deref())?;
         let k = (limit as usize).min(versions.len().saturating_sub(1));
         if versions.is_empty() {
             since
