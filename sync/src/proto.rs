@@ -52,6 +52,7 @@ pub enum Msg {
     /// part of it: with `more`, further parts follow and the receiver merges nothing until the
     /// last part (all parts of a batch carry the same `upto`).
     Changes {
+        #[serde(with = "bytes")]
         batch: Vec<u8>,
         upto: i64,
         more: bool,
@@ -63,6 +64,47 @@ pub enum Msg {
     Heartbeat,
     /// Closing, with the reason.
     Bye { reason: String },
+}
+
+/// A batch as one run of bytes, not a sequence of single bytes: the same bytes on the wire
+/// (postcard writes both as a length and the bytes), copied at once instead of one by one.
+mod bytes {
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        d.deserialize_byte_buf(Bytes)
+    }
+
+    struct Bytes;
+
+    impl<'de> Visitor<'de> for Bytes {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+            while let Some(b) = seq.next_element()? {
+                out.push(b);
+            }
+            Ok(out)
+        }
+    }
 }
 
 /// What can go wrong on the wire.
@@ -229,6 +271,13 @@ mod tests {
         };
         wa.send(sent.clone()).await.unwrap();
         assert_eq!(rb.recv().await.unwrap(), sent);
+        // A batch is a length and its bytes, as postcard writes any sequence of bytes.
+        let framed = postcard::to_stdvec(&Frame::V1(sent)).unwrap();
+        assert_eq!(
+            framed,
+            [0, 2, 3, 1, 2, 3, 84, 1],
+            "frame, variant, length, bytes, upto, more"
+        );
 
         // Garbage inside a well-formed length prefix.
         let (a, b) = tokio::io::duplex(1 << 16);

@@ -42,10 +42,11 @@ use db::{
 mod db;
 
 /// Changes per batch (a batch never splits one transaction, so it may be larger; a batch
-/// larger than a frame travels in parts). Each export reads the clocks of every row changed
-/// after the watermark, so many small batches make an initial sync slower than it need be; a
-/// larger batch waits until the kill-during-catch-up test can be made larger than one batch
-/// and still pass.
+/// larger than a frame travels in parts). Each export still reads the clocks of every row
+/// changed after the watermark, so fewer, larger batches make an initial sync faster (200,000:
+/// 5.8 s instead of 6.9 s for 100,000 patients); the larger batch waits until a failure once
+/// seen at both sizes, a computer killed during a 12,000-patient catch-up that did not catch up
+/// after its restart, is understood (it could not be reproduced since).
 pub const BATCH_CHANGES: i64 = 20_000;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const SILENCE: Duration = Duration::from_secs(20);

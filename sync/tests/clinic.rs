@@ -406,3 +406,57 @@ fn records_from_another_computer_merge_past_local_locks_with_their_history() {
         "B's search index has the merged patient"
     );
 }
+
+/// Patients that arrive from another computer are found by search, whether a whole batch
+/// merged them (the index is brought up to date once, at the end of the batch) or single
+/// changes did; a rename found under its new name and no longer under the old one.
+#[test]
+fn merged_patients_and_renames_are_found_by_search_under_their_current_names() {
+    let a = desk();
+    let b = desk();
+    let find = |d: &Desk, q: &str| -> Vec<String> {
+        search::search(&d.store.writer(), q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect()
+    };
+    let (ines, kwame) = {
+        let db = a.store.writer();
+        let i = patients::create(&db, &a.actor, &person("Ines", "Silva", "1988-08-08")).unwrap();
+        let k = patients::create(&db, &a.actor, &person("Kwame", "Mensah", "1990-02-03")).unwrap();
+        (i.id, k.id)
+    };
+    carebook_tests::exchange(&a.store.writer(), &b.store.writer());
+    assert_eq!(find(&b, "silva"), vec![ines.clone()]);
+    assert_eq!(find(&b, "ensa"), vec![kwame.clone()], "inside a word");
+    assert_eq!(find(&b, "1990-02"), vec![kwame.clone()], "by date of birth");
+
+    let since = carebook_sync::store::db_version(&a.store.writer()).unwrap();
+    let renamed = PatientFields {
+        phone: "+44 20 7946 0018".into(),
+        ..person("Ines", "Okonkwo", "1988-08-08")
+    };
+    patients::update(&a.store.writer(), &a.actor, &ines, &renamed).unwrap();
+    let batch = carebook_tests::export(&a.store.writer(), since);
+    carebook_tests::merge_batch(&b.store.writer(), &batch);
+    assert_eq!(find(&b, "okonkwo"), vec![ines.clone()], "the new name");
+    assert!(find(&b, "silva").is_empty(), "the old name is gone");
+    assert_eq!(find(&b, "442079"), vec![ines.clone()], "the new phone");
+    assert!(find(&b, "1555123").contains(&kwame) && !find(&b, "1555123").contains(&ines));
+    assert_eq!(count(&b, "search_pending"), 0, "nothing left to index");
+
+    // Single merged changes (not a batch) keep the index up to date row by row.
+    let since = carebook_sync::store::db_version(&a.store.writer()).unwrap();
+    patients::update(
+        &a.store.writer(),
+        &a.actor,
+        &kwame,
+        &person("Kwame", "Asante", "1990-02-03"),
+    )
+    .unwrap();
+    let changes = carebook_tests::changes_since(&a.store.writer(), since);
+    carebook_tests::apply(&b.store.writer(), &changes);
+    assert_eq!(find(&b, "asante"), vec![kwame.clone()]);
+    assert!(find(&b, "mensah").is_empty());
+}

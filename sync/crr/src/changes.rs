@@ -395,15 +395,7 @@ impl ChangesCursor {
     fn fill(&mut self, pk: Rc<[u8]>, clock: RowClock) -> Result<()> {
         let db = self.conn.db;
         let scan = self.scan.as_mut().expect("called while scanning");
-        let mut kept: Vec<_> = clock
-            .entries
-            .iter()
-            .filter(|e| self.filter.keeps(e.db_version, e.site))
-            .filter(|e| {
-                e.slot == SENTINEL
-                    || (clock.cl % 2 == 1 && scan.table.col_by_slot(e.slot).is_some())
-            })
-            .collect();
+        let mut kept: Vec<_> = kept(&scan.table, &clock, &self.filter).collect();
         if kept.is_empty() {
             return Ok(());
         }
@@ -449,6 +441,55 @@ impl ChangesCursor {
         set_vtab_error(self.base.pVtab, &e.0);
         e.into()
     }
+}
+
+/// The entries of a row's clock that are changes the filter keeps: its sentinel, and the
+/// columns the table still has while the row exists.
+fn kept<'a>(
+    table: &'a Table,
+    clock: &'a RowClock,
+    filter: &'a Filter,
+) -> impl Iterator<Item = &'a crate::clocks::Entry> {
+    clock
+        .entries
+        .iter()
+        .filter(|e| filter.keeps(e.db_version, e.site))
+        .filter(|e| {
+            e.slot == SENTINEL || (clock.cl % 2 == 1 && table.col_by_slot(e.slot).is_some())
+        })
+}
+
+/// The db_version of every change after `since` (leaving out those of `not_site`), read
+/// straight from the clock tables: what `SELECT db_version FROM crsql_changes WHERE
+/// db_version > ?` returns, without making a row of each change.
+pub fn versions_after(conn: &Conn, since: i64, not_site: Option<&[u8]>) -> Result<Vec<i64>> {
+    let db = conn.db;
+    let mut inner = conn.inner()?;
+    merge::flush(conn, &mut inner)?;
+    let filter = Filter {
+        min: since,
+        site_not: match not_site {
+            Some(s) => known_site(&mut inner, db, s)?,
+            None => None,
+        },
+        ..Filter::default()
+    };
+    let mut out = Vec::new();
+    for name in Inner::tracked_tables(db)? {
+        let Some(table) = inner.table(db, &name)? else {
+            continue;
+        };
+        let mut st = db.prepare(&format!(
+            "SELECT cl, clocks FROM {} WHERE dbv > ?1",
+            clock_table(&name)
+        ))?;
+        st.bind_i64(1, since)?;
+        while st.step()? == Step::Row {
+            let clock = RowClock::decode(st.column_i64(0), &st.column_blob(1))?;
+            out.extend(kept(&table, &clock, &filter).map(|e| e.db_version));
+        }
+    }
+    Ok(out)
 }
 
 fn known_site(inner: &mut Inner, db: crate::ffi::Db, site: &[u8]) -> Result<Option<i64>> {

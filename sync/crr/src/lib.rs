@@ -76,6 +76,8 @@ fn init(raw: *mut sqlite3) -> Result<()> {
         ("crsql_site_id", 0, site_id),
         ("crsql_finalize", 0, finalize),
         ("crsql_internal_sync_bit", 0, sync_bit),
+        ("crsql_merging_batch", 0, merging_batch),
+        ("crsql_after_batch", 1, after_batch),
         ("crsql_compact_tombstones", 1, compact_tombstones),
         ("crsql_protect", 2, protect),
         ("crsql_pack_columns", -1, pack_columns),
@@ -299,6 +301,31 @@ fn sync_bit(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) ->
     Ok(())
 }
 
+/// `crsql_merging_batch()`: 1 while `crsql_merge_changes` merges a batch on this connection,
+/// else 0. A trigger can leave costly upkeep (a search index, say) to the statements
+/// registered with `crsql_after_batch`, which then run once for the whole batch.
+fn merging_batch(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
+    api::result_int64(ctx, i64::from(conn.batch.get()));
+    Ok(())
+}
+
+/// `crsql_after_batch(sql)`: statements to run at the end of every `crsql_merge_changes`, in
+/// its transaction (kept in the database, so every connection runs them); '' runs none.
+fn after_batch(conn: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+    // SAFETY: live argument of this call.
+    let ValueRef::Text(sql) = (unsafe { ValueRef::from_raw(args[0]) }) else {
+        return Err(Error::new("crsql_after_batch takes SQL text ('' for none)"));
+    };
+    let mut st = conn
+        .db
+        .prepare("INSERT OR REPLACE INTO crr_meta(key, value) VALUES (?1, ?2)")?;
+    st.bind_text(1, merge::AFTER_BATCH)?;
+    st.bind_text(2, &String::from_utf8_lossy(sql))?;
+    st.run()?;
+    Value::text("OK").result(ctx);
+    Ok(())
+}
+
 fn finalize(conn: &Conn, ctx: *mut sqlite3_context, _: &[*mut sqlite3_value]) -> Result<()> {
     let mut inner = conn.inner()?;
     merge::flush(conn, &mut inner)?;
@@ -334,7 +361,11 @@ fn merge_changes(
 /// `since` (leaving out those made by `not_site`) as one batch. With a limit, the batch holds
 /// about that many changes but always whole db_versions, so the receiver can take the batch's
 /// highest db_version (`crsql_batch_db_version`) as its new watermark.
-fn export_changes(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_value]) -> Result<()> {
+fn export_changes(
+    conn: &Conn,
+    ctx: *mut sqlite3_context,
+    args: &[*mut sqlite3_value],
+) -> Result<()> {
     // SAFETY: live arguments of this call.
     let arg = |i: usize| args.get(i).map(|v| unsafe { ValueRef::from_raw(*v) });
     let since = match arg(0) {
@@ -366,19 +397,13 @@ fn export_changes(_: &Conn, ctx: *mut sqlite3_context, args: &[*mut sqlite3_valu
         }
         Ok(())
     };
-    // Pass 1 reads only db_versions (no values, no sort) to find where the batch ends: the
-    // limit-th smallest, so the batch takes whole db_versions and its end is a valid ack.
+    // Pass 1 reads only db_versions (straight from the clocks, no values, no sort) to find
+    // where the batch ends: the limit-th smallest, so the batch takes whole db_versions and its
+    // end is a valid ack.
     let upto = if limit == u64::MAX {
         i64::MAX
     } else {
-        let mut st = db.prepare(&format!(
-            "SELECT db_version FROM crsql_changes WHERE db_version > ?1{site_clause}"
-        ))?;
-        bind(&mut st)?;
-        let mut versions = Vec::new();
-        while st.step()? == Step::Row {
-            versions.push(st.column_i64(0));
-        }
+        let mut versions = changes::versions_after(conn, since, not_site.as_deref())?;
         let k = (limit as usize).min(versions.len().saturating_sub(1));
         if versions.is_empty() {
             since

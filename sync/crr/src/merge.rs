@@ -53,9 +53,28 @@ pub struct RowCache {
     /// The clock record is in the database already (write it back with an UPDATE).
     stored: bool,
     row_exists: bool,
+    /// In a batch, a row that a change brought (back) to life is inserted once, with its
+    /// column values, when the row is done (not first with its key alone, then updated); this
+    /// is that sentinel change, kept to hold it back if the insert fails.
+    create: Option<Sentinel>,
     dirty: bool,
     deferred: bool,
     pending: Vec<PendingWrite>,
+}
+
+/// The parts of a row's sentinel change that are not the row's own.
+struct Sentinel {
+    db_version: i64,
+    site_id: Vec<u8>,
+    cl: i64,
+    seq: i64,
+}
+
+impl RowCache {
+    /// Whether the row is there (or will be, once its deferred insert runs).
+    fn exists(&self) -> bool {
+        self.row_exists || self.create.is_some()
+    }
 }
 
 /// Writes back the row a merge was working on.
@@ -63,6 +82,9 @@ pub fn flush(conn: &Conn, inner: &mut Inner) -> Result<()> {
     if let Some(mut row) = inner.row.take() {
         if !row.pending.is_empty() {
             conn.quietly(|| flush_values(inner, conn.db, &mut row))?;
+        }
+        if row.create.is_some() {
+            conn.quietly(|| create_row(conn.db, &mut row))?;
         }
         if row.dirty {
             row.table
@@ -94,8 +116,11 @@ fn flush_values(inner: &mut Inner, db: Db, row: &mut RowCache) -> Result<()> {
     };
     if together.is_ok() {
         row.row_exists = true;
+        row.create = None;
         return Ok(());
     }
+    // One by one, into the row made first by its key alone (a no-op if it is there).
+    create_row(db, row)?;
     for p in pending {
         if let Err(e) = write_column(db, &t, row, p.idx, p.val.as_ref()) {
             let slot = t.cols[p.idx].slot;
@@ -122,6 +147,44 @@ fn flush_values(inner: &mut Inner, db: Db, row: &mut RowCache) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Inserts a row brought to life in a batch that got no column value of its own (or whose
+/// values could not be written), by its key alone; holds its sentinel back if that fails.
+fn create_row(db: Db, row: &mut RowCache) -> Result<()> {
+    let Some(s) = row.create.take() else {
+        return Ok(());
+    };
+    if row.row_exists {
+        return Ok(());
+    }
+    let t = row.table.clone();
+    let mut stmts = t.stmts(db)?;
+    bind_pk(&mut stmts.row_insert_pk, 1, &row.pk_vals)?;
+    match stmts.row_insert_pk.run() {
+        Ok(()) => {
+            row.row_exists = true;
+            Ok(())
+        }
+        Err(e) => {
+            drop(stmts);
+            quarantine(
+                db,
+                &Change {
+                    table: &t.name,
+                    pk: &row.pk,
+                    cid: "-1",
+                    val: ValueRef::Null,
+                    col_version: s.cl,
+                    db_version: s.db_version,
+                    site_id: &s.site_id,
+                    cl: s.cl,
+                    seq: s.seq,
+                },
+                &e.0,
+            )
+        }
+    }
 }
 
 /// Holds a change back with the reason it could not be applied.
@@ -229,6 +292,7 @@ pub fn merge(conn: &Conn, ch: &Change, deferred: bool) -> Result<()> {
             pk: ch.pk.to_vec(),
             pk_vals,
             row_exists: clock.as_ref().is_some_and(|c| c.cl % 2 == 1),
+            create: None,
             has_clock: clock.is_some(),
             stored: clock.is_some(),
             clock: clock.unwrap_or_default(),
@@ -285,6 +349,7 @@ fn apply(
         if !row.pending.is_empty() {
             flush_values(inner, db, row)?;
         }
+        create_row(db, row)?;
         if even {
             let mut s = t.stmts(db)?;
             bind_pk(&mut s.row_delete, 1, &row.pk_vals)?;
@@ -294,6 +359,13 @@ fn apply(
                 return quarantine(db, ch, &e.0);
             }
             row.row_exists = false;
+        } else if col.is_none() && !row.row_exists && row.deferred {
+            row.create = Some(Sentinel {
+                db_version: ch.db_version,
+                site_id: ch.site_id.to_vec(),
+                cl: ch.cl,
+                seq: ch.seq,
+            });
         } else if col.is_none() && !row.row_exists {
             let mut s = t.stmts(db)?;
             bind_pk(&mut s.row_insert_pk, 1, &row.pk_vals)?;
@@ -328,7 +400,7 @@ fn apply(
         if ch.col_version < local.col_version {
             return Ok(());
         }
-        if ch.col_version == local.col_version && row.row_exists {
+        if ch.col_version == local.col_version && row.exists() {
             let current = match row.pending.iter().rev().find(|p| p.idx == idx) {
                 Some(p) => p.val.clone(),
                 None => read_column(db, &t, &row.pk_vals, idx)?,
@@ -435,8 +507,37 @@ pub fn retry_quarantine(conn: &Conn) -> Result<usize> {
     Ok(held.len())
 }
 
-/// `crsql_merge_changes(batch)`: merges a whole changeset, writing each row once.
+/// The `crr_meta` key of the statements run at the end of every batch merge.
+pub const AFTER_BATCH: &str = "after_batch";
+
+/// `crsql_merge_changes(batch)`: merges a whole changeset, writing each row once, then runs
+/// the statements registered with `crsql_after_batch`, in the same transaction.
 pub fn merge_batch(conn: &Conn, blob: &[u8]) -> Result<i64> {
+    let before = conn.batch.replace(true);
+    let merged = merge_rows(conn, blob);
+    conn.batch.set(before);
+    let n = merged?;
+    let mut st = conn
+        .db
+        .prepare("SELECT value FROM crr_meta WHERE key = ?1")?;
+    st.bind_text(1, AFTER_BATCH)?;
+    let after = if st.step()? == Step::Row {
+        st.column_text(0)
+    } else {
+        String::new()
+    };
+    drop(st);
+    if !after.is_empty() {
+        conn.db.exec(&after).map_err(|e| {
+            Error(format!(
+                "the statements run after a batch merge failed: {e}"
+            ))
+        })?;
+    }
+    Ok(n)
+}
+
+fn merge_rows(conn: &Conn, blob: &[u8]) -> Result<i64> {
     let mut d = crate::batch::Decoder::new(blob)?;
     let mut n = 0;
     let r = (|| {

@@ -51,6 +51,9 @@ pub struct Conn {
     pub db: Db,
     /// Set while the engine itself writes base tables, so the triggers stay quiet.
     pub sync_bit: Cell<bool>,
+    /// Set while `crsql_merge_changes` merges a batch (`crsql_merging_batch()`), so triggers
+    /// can leave costly work to the statement registered with `crsql_after_batch`.
+    pub batch: Cell<bool>,
     /// A rollback happened while the state was in use; it is forgotten at the next use.
     rolled_back: Cell<bool>,
     inner: RefCell<Inner>,
@@ -61,6 +64,7 @@ impl Conn {
         Conn {
             db,
             sync_bit: Cell::new(false),
+            batch: Cell::new(false),
             rolled_back: Cell::new(false),
             inner: RefCell::new(Inner {
                 site_id: None,

@@ -7,6 +7,7 @@ mod feed;
 mod migrate;
 pub mod schema;
 
+use std::ffi::c_int;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -47,9 +48,27 @@ pub enum StoreError {
 #[derive(Debug)]
 pub struct CrrConnection(Option<Connection>);
 
+/// Turns SQLite's memory statistics off, once, before its first connection: with them on,
+/// every allocation of every connection takes one lock for the whole process, so a merge, the
+/// window's reads and other sessions' exports wait on each other.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: called before any connection of this process is opened (SQLite refuses it,
+        // changing nothing, if it was already initialised); the option takes one int.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int)
+        };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!("SQLite was initialised already; its memory statistics stay on");
+        }
+    });
+}
+
 impl CrrConnection {
     /// Opens a connection to `path` and loads the engine.
     pub fn open(path: &Path, read_only: bool) -> Result<CrrConnection, StoreError> {
+        configure_sqlite();
         let flags = if read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -75,6 +94,7 @@ impl CrrConnection {
 
     /// An in-memory database with the engine loaded (for tests and tools).
     pub fn open_in_memory() -> Result<CrrConnection, StoreError> {
+        configure_sqlite();
         let conn = Connection::open_in_memory()?;
         extension::load(&conn)?;
         Ok(CrrConnection(Some(conn)))

@@ -8,10 +8,83 @@
 
 use super::Migration;
 
-/// The searchable text of a patient row (in the search triggers).
+/// The searchable text of a patient row (in the search triggers): of `NEW`, or of the row
+/// named as given, with its string literals quoted by `$q` (`'`, or `''` inside a literal).
 macro_rules! patient_terms {
     () => {
-        "NEW.given_name || ' ' || NEW.family_name || ' ' || NEW.chart_no || ' ' || NEW.date_of_birth || ' ' || replace(replace(replace(replace(replace(replace(NEW.phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')"
+        patient_terms!("NEW", "'")
+    };
+    ($row:literal, $q:literal) => {
+        concat!(
+            $row,
+            ".given_name || ",
+            $q,
+            " ",
+            $q,
+            " || ",
+            $row,
+            ".family_name || ",
+            $q,
+            " ",
+            $q,
+            " || ",
+            $row,
+            ".chart_no || ",
+            $q,
+            " ",
+            $q,
+            " || ",
+            $row,
+            ".date_of_birth || ",
+            $q,
+            " ",
+            $q,
+            " || replace(replace(replace(replace(replace(replace(",
+            $row,
+            ".phone, ",
+            $q,
+            " ",
+            $q,
+            ", ",
+            $q,
+            $q,
+            "), ",
+            $q,
+            "-",
+            $q,
+            ", ",
+            $q,
+            $q,
+            "), ",
+            $q,
+            "(",
+            $q,
+            ", ",
+            $q,
+            $q,
+            "), ",
+            $q,
+            ")",
+            $q,
+            ", ",
+            $q,
+            $q,
+            "), ",
+            $q,
+            ".",
+            $q,
+            ", ",
+            $q,
+            $q,
+            "), ",
+            $q,
+            "+",
+            $q,
+            ", ",
+            $q,
+            $q,
+            ")"
+        )
     };
 }
 
@@ -336,6 +409,55 @@ SELECT crsql_protect('staff', 'keep-rows');
 "
 );
 
+/// A batch merged from another computer (`crsql_merge_changes`) updates the search index once
+/// for the whole batch, not row by row: FTS5 writes its pending terms out at every statement of
+/// a transaction, so a row-by-row index made merges several times slower. While a batch
+/// merges, the triggers only note which patients it touched (`search_pending`, local), and the
+/// engine runs the statements registered with `crsql_after_batch` at the end of the batch, in
+/// its transaction: they index those patients again, in one statement per index. Local writes
+/// and single merged changes keep the row-by-row triggers.
+const V8: &str = concat!(
+    "
+CREATE TABLE search_pending (patient INTEGER PRIMARY KEY NOT NULL);
+DROP TRIGGER patients_search_insert;
+DROP TRIGGER patients_search_update;
+DROP TRIGGER patients_search_delete;
+CREATE TRIGGER patients_search_insert AFTER INSERT ON patients WHEN crsql_merging_batch() = 0 BEGIN
+    INSERT INTO patient_words(rowid, terms) VALUES (NEW.rowid, ", patient_terms!(), ");
+    INSERT INTO patient_grams(rowid, terms) VALUES (NEW.rowid, ", patient_terms!(), ");
+END;
+CREATE TRIGGER patients_search_update AFTER UPDATE OF given_name, family_name, chart_no, phone, date_of_birth ON patients
+    WHEN crsql_merging_batch() = 0 BEGIN
+    DELETE FROM patient_words WHERE rowid = OLD.rowid;
+    DELETE FROM patient_grams WHERE rowid = OLD.rowid;
+    INSERT INTO patient_words(rowid, terms) VALUES (NEW.rowid, ", patient_terms!(), ");
+    INSERT INTO patient_grams(rowid, terms) VALUES (NEW.rowid, ", patient_terms!(), ");
+END;
+CREATE TRIGGER patients_search_delete AFTER DELETE ON patients WHEN crsql_merging_batch() = 0 BEGIN
+    DELETE FROM patient_words WHERE rowid = OLD.rowid;
+    DELETE FROM patient_grams WHERE rowid = OLD.rowid;
+END;
+CREATE TRIGGER patients_search_insert_later AFTER INSERT ON patients WHEN crsql_merging_batch() = 1 BEGIN
+    INSERT OR IGNORE INTO search_pending(patient) VALUES (NEW.rowid);
+END;
+CREATE TRIGGER patients_search_update_later AFTER UPDATE OF given_name, family_name, chart_no, phone, date_of_birth ON patients
+    WHEN crsql_merging_batch() = 1 BEGIN
+    INSERT OR IGNORE INTO search_pending(patient) VALUES (OLD.rowid);
+END;
+CREATE TRIGGER patients_search_delete_later AFTER DELETE ON patients WHEN crsql_merging_batch() = 1 BEGIN
+    INSERT OR IGNORE INTO search_pending(patient) VALUES (OLD.rowid);
+END;
+SELECT crsql_after_batch('",
+    "DELETE FROM patient_words WHERE rowid IN (SELECT patient FROM search_pending); ",
+    "DELETE FROM patient_grams WHERE rowid IN (SELECT patient FROM search_pending); ",
+    "INSERT INTO patient_words(rowid, terms) SELECT p.rowid, ", patient_terms!("p", "''"),
+    " FROM search_pending s JOIN patients p ON p.rowid = s.patient; ",
+    "INSERT INTO patient_grams(rowid, terms) SELECT p.rowid, ", patient_terms!("p", "''"),
+    " FROM search_pending s JOIN patients p ON p.rowid = s.patient; ",
+    "DELETE FROM search_pending;');
+"
+);
+
 /// All migrations, oldest first. Append; never edit one that has shipped.
 pub const CLINIC: &[Migration] = &[
     Migration {
@@ -388,4 +510,25 @@ pub const CLINIC: &[Migration] = &[
         alters: &[],
         track: &[],
     },
+    Migration {
+        version: 8,
+        sql: V8,
+        alters: &[],
+        track: &[],
+    },
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_search_terms_are_those_version_1_shipped_with() {
+        assert_eq!(
+            patient_terms!(),
+            "NEW.given_name || ' ' || NEW.family_name || ' ' || NEW.chart_no || ' ' || NEW.date_of_birth || ' ' || replace(replace(replace(replace(replace(replace(NEW.phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')"
+        );
+        assert_eq!(
+            patient_terms!("p", "''"),
+            patient_terms!().replace("NEW.", "p.").replace('\'', "''")
+        );
+    }
+}

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use carebook_sync::identity::{DeviceId, Identity, Keyring};
 use carebook_sync::net::node::Node;
@@ -15,6 +16,8 @@ use tokio::runtime::Runtime;
 use crate::link::Target;
 
 const DB_FILE: &str = "carebook.db";
+/// How long the work of a stopped computer may take to finish (a large merge, in a debug build).
+const GONE_WITHIN: Duration = Duration::from_secs(120);
 
 /// A computer that may be running or stopped.
 pub struct Machine {
@@ -81,11 +84,25 @@ impl Machine {
     }
 
     /// Stops it abruptly: its tasks are dropped wherever they are, its connections close.
-    /// A merge already running on the blocking pool finishes or rolls back on its own.
+    /// Returns once nothing of it holds its database any more, as when a process dies: a merge
+    /// already running on the blocking pool finishes or rolls back first (left running, it
+    /// would hold the write lock while the suite writes to the file or starts it again, which
+    /// then found the database locked).
     pub fn kill(&mut self) {
         if let Some((rt, node)) = self.live.take() {
+            let store = Arc::downgrade(&node.store);
             drop(node);
             rt.shutdown_background();
+            let since = Instant::now();
+            while store.strong_count() > 0 {
+                assert!(
+                    since.elapsed() < GONE_WITHIN,
+                    "{} still used its database {}s after it was stopped",
+                    self.name,
+                    GONE_WITHIN.as_secs()
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 
