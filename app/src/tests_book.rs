@@ -99,6 +99,22 @@ impl Desk {
         self.book(Msg::Patient(hit));
     }
 
+    /// Books Dr Osei for the patient next Monday at `hhmm` behind the window's back (as
+    /// another computer or program would); the appointment's id.
+    fn booked(&self, hhmm: &str, minutes: i64, reason: &str) -> String {
+        let at = format!("{}T{hhmm}", monday());
+        appointments::book(
+            &self.store.writer(),
+            &self.admin,
+            &self.patient,
+            &self.osei,
+            &at,
+            minutes,
+            reason,
+        )
+        .unwrap()
+    }
+
     fn appointments(&self) -> Vec<appointments::Appointment> {
         appointments::for_patient(&self.store.writer(), &self.patient).unwrap()
     }
@@ -180,16 +196,7 @@ fn booking_by_a_typed_time_with_the_types_duration_and_refusing_what_cannot_be_r
 #[test]
 fn double_booking_is_warned_about_and_allowed_when_confirmed_and_shown_plainly() {
     let mut d = desk();
-    appointments::book(
-        &d.store.writer(),
-        &d.admin,
-        &d.patient,
-        &d.osei,
-        &format!("{}T11:00", monday()),
-        30,
-        "check",
-    )
-    .unwrap();
+    d.booked("11:00", 30, "check");
     d.w.settle();
     d.book(Msg::Slot(d.osei.clone(), at(monday(), "11:00")));
     d.pick_patient();
@@ -210,16 +217,7 @@ fn double_booking_is_warned_about_and_allowed_when_confirmed_and_shown_plainly()
 #[test]
 fn moving_and_cancelling_from_the_book() {
     let mut d = desk();
-    let id = appointments::book(
-        &d.store.writer(),
-        &d.admin,
-        &d.patient,
-        &d.osei,
-        &format!("{}T09:00", monday()),
-        15,
-        "check",
-    )
-    .unwrap();
+    let id = d.booked("09:00", 15, "check");
     d.w.settle();
     d.book(Msg::Select(id.clone()));
     assert!(d.shows("Cancel appointment"));
@@ -313,16 +311,7 @@ fn the_book_follows_another_computers_booking_and_keeps_what_is_typed() {
     d.book(Msg::Slot(d.osei.clone(), at(monday(), "15:00")));
     d.book(Msg::Reason("half typed".into()));
     // Another program (another computer, merged) books the same morning.
-    appointments::book(
-        &d.store.writer(),
-        &d.admin,
-        &d.patient,
-        &d.osei,
-        &format!("{}T08:30", monday()),
-        15,
-        "booked elsewhere",
-    )
-    .unwrap();
+    d.booked("08:30", 15, "booked elsewhere");
     d.w.settle();
     assert!(d.shows("08:30 Haddad, Farid"), "shown without a reload");
     assert_eq!(d.screen().date, monday(), "still the same day");
