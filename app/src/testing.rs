@@ -159,6 +159,17 @@ impl Window {
         assert!(self.app.lock.is_none(), "signed in: {left:?}");
     }
 
+    /// Whether any text the window shows contains `what`.
+    pub fn shows(&self, what: &str) -> bool {
+        use iced_test::selector::Candidate;
+        iced_test::simulator(self.app.view())
+            .find(|c: Candidate<'_>| match c {
+                Candidate::Text { content, .. } if content.contains(what) => Some(()),
+                _ => None,
+            })
+            .is_ok()
+    }
+
     /// Lets announced changes reach the open screen.
     pub fn settle(&mut self) -> Vec<Message> {
         self.drive(Task::none())

@@ -120,13 +120,7 @@ impl Desk {
     }
 
     fn shows(&self, what: &str) -> bool {
-        use iced_test::selector::Candidate;
-        iced_test::simulator(self.w.app.view())
-            .find(|c: Candidate<'_>| match c {
-                Candidate::Text { content, .. } if content.contains(what) => Some(()),
-                _ => None,
-            })
-            .is_ok()
+        self.w.shows(what)
     }
 }
 

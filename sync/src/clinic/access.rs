@@ -138,15 +138,20 @@ pub fn require(db: &Connection, actor: &Actor, p: Permission) -> Result<()> {
     }
 }
 
+/// Whether this computer holds any of the clinic's staff yet (none while it joins a clinic or
+/// is being restored).
+pub fn staffed(db: &Connection) -> Result<bool> {
+    Ok(db
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM staff)")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// For the computers and the backups, which a computer needs before anyone exists to sign in
 /// (while it joins a clinic, or is restored from a backup): refuses unless this computer holds
 /// no staff yet, or the signed-in person may.
 pub fn require_once_staffed(db: &Connection, actor: Option<&Actor>, p: Permission) -> Result<()> {
-    let staffed: bool = db
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM staff)")?
-        .query_row([], |r| r.get(0))?;
     match actor {
-        _ if !staffed => Ok(()),
+        _ if !staffed(db)? => Ok(()),
         Some(actor) => require(db, actor, p),
         None => Err(ClinicError::Refused("sign in first".into())),
     }

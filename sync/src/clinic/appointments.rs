@@ -86,6 +86,11 @@ pub struct Appointment {
 }
 
 impl Appointment {
+    /// When it starts (None for a start no computer of this version would write).
+    pub fn start(&self) -> Option<NaiveDateTime> {
+        parse_start(&self.starts_at)
+    }
+
     /// Minutes an arrived patient has waited by `now`.
     pub fn waiting_minutes(&self, now: i64) -> Option<i64> {
         (self.status == Status::Arrived).then(|| ((now - self.status_at) / 60).max(0))
@@ -116,8 +121,12 @@ fn from_row(r: &Row) -> rusqlite::Result<Appointment> {
     })
 }
 
+fn parse_start(s: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").ok()
+}
+
 fn valid_start(s: &str) -> bool {
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").is_ok()
+    parse_start(s).is_some()
 }
 
 /// Books an appointment; `starts_at` is local time `YYYY-MM-DDTHH:MM`.
@@ -230,10 +239,6 @@ pub fn holds_time(status: Status) -> bool {
     !matches!(status, Status::Cancelled | Status::NoShow)
 }
 
-fn start_of(a: &Appointment) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(&a.starts_at, "%Y-%m-%dT%H:%M").ok()
-}
-
 /// The appointments of a clinician that a stretch from `starts_at` for `minutes` would overlap
 /// (leaving out `except`, the appointment being moved): what the book warns about before
 /// saving. Two computers booking the same slot while apart both keep theirs; this is how
@@ -258,7 +263,7 @@ pub fn overlapping(
     let mut hits = Vec::new();
     for a in rows {
         let a = a?;
-        let Some(s) = start_of(&a) else { continue };
+        let Some(s) = a.start() else { continue };
         let ends = s + Duration::minutes(a.duration_min);
         if holds_time(a.status) && Some(a.id.as_str()) != except && s < end && starts_at < ends {
             hits.push(a);

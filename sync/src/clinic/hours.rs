@@ -4,9 +4,8 @@
 //! arrives unreadable from another computer reads as the default, never as an error.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
-use super::access::{self, Action, Permission};
 use super::{Actor, ClinicError, FieldError, Result};
 
 /// A stretch of one day, in minutes since midnight.
@@ -136,24 +135,7 @@ impl Hours {
     }
 }
 
-fn get(db: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(db
-        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
-        .query_row([key], |r| r.get(0))
-        .optional()?)
-}
-
-fn put(db: &Connection, actor: &Actor, key: &str, value: &str) -> Result<()> {
-    let tx = super::Atomic::begin(db)?;
-    access::require(&tx, actor, Permission::Settings)?;
-    tx.execute(
-        "INSERT INTO settings(key, value) VALUES (?1, ?2)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
-    access::log(&tx, actor, Action::SettingChanged, "", key, value)?;
-    tx.commit()
-}
+use super::settings::{get, put};
 
 const CLINIC: &str = "hours:clinic";
 

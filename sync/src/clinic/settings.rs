@@ -18,7 +18,8 @@ pub const DEFAULT_IDLE_MINUTES: u32 = 5;
 /// The idle times an administrator may choose, in minutes.
 pub const IDLE_MINUTES: RangeInclusive<u32> = 1..=60;
 
-fn get(db: &Connection, key: &str) -> Result<Option<String>> {
+/// A setting's stored value, if any.
+pub(super) fn get(db: &Connection, key: &str) -> Result<Option<String>> {
     Ok(db
         .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
         .query_row([key], |r| r.get(0))
@@ -49,20 +50,18 @@ pub fn set_idle_lock_minutes(db: &Connection, actor: &Actor, minutes: u32) -> Re
             ),
         }]));
     }
+    put(db, actor, IDLE_LOCK, &minutes.to_string())
+}
+
+/// Stores a setting (administrators), recorded in the access log.
+pub(super) fn put(db: &Connection, actor: &Actor, key: &str, value: &str) -> Result<()> {
     let tx = super::Atomic::begin(db)?;
     access::require(&tx, actor, Permission::Settings)?;
     tx.execute(
         "INSERT INTO settings(key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![IDLE_LOCK, minutes.to_string()],
+        params![key, value],
     )?;
-    access::log(
-        &tx,
-        actor,
-        Action::SettingChanged,
-        "",
-        IDLE_LOCK,
-        &minutes.to_string(),
-    )?;
+    access::log(&tx, actor, Action::SettingChanged, "", key, value)?;
     tx.commit()
 }

@@ -106,6 +106,11 @@ pub enum Msg {
     Written(Result<String, String>),
 }
 
+/// The person on the staff list with this id.
+fn person(ctx: &Context, id: &str) -> Option<Staff> {
+    ctx.staff.iter().find(|s| s.id == id).cloned()
+}
+
 /// A time as the book types it into the booking form.
 fn typed(at: NaiveDateTime) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
@@ -228,7 +233,7 @@ impl Book {
                 }
             }
             Msg::Slot(clinician, at) => {
-                let with = ctx.staff.iter().find(|s| s.id == clinician).cloned();
+                let with = person(ctx, &clinician);
                 self.start_booking(with, Some(at));
             }
             Msg::NewBooking => {
@@ -286,7 +291,7 @@ impl Book {
             Msg::NextFree => return (self.next_free(ctx), None),
             Msg::FreeFound(r) => match r {
                 Ok(Some((clinician, at))) => {
-                    let with = ctx.staff.iter().find(|s| s.id == clinician).cloned();
+                    let with = person(ctx, &clinician);
                     let b = self.booking();
                     b.at = typed(at);
                     b.with = with;
@@ -308,7 +313,7 @@ impl Book {
                 let Some(a) = self.find(&id).cloned() else {
                     return (Task::none(), None);
                 };
-                let with = ctx.staff.iter().find(|s| s.id == a.clinician_id).cloned();
+                let with = person(ctx, &a.clinician_id);
                 self.booking = Some(Booking {
                     moving: Some(id),
                     at: a.starts_at.replace('T', " "),

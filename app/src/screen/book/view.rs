@@ -23,10 +23,6 @@ fn minute_of(at: NaiveDateTime) -> u16 {
     (at.hour() * 60 + at.minute()) as u16
 }
 
-fn start(a: &Appointment) -> Option<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(&a.starts_at, "%Y-%m-%dT%H:%M").ok()
-}
-
 /// An appointment's block, coloured by where it stands; cancelled and no-show quiet.
 fn status_style(status: Status) -> impl Fn(&Theme) -> container::Style {
     move |t: &Theme| {
@@ -199,14 +195,14 @@ impl Book {
             .map(|d| {
                 d.appointments
                     .iter()
-                    .filter(|a| start(a).is_some_and(|s| s.date() == self.date))
+                    .filter(|a| a.start().is_some_and(|s| s.date() == self.date))
                     .collect()
             })
             .unwrap_or_default();
-        let first = day.iter().filter_map(|a| start(a)).map(minute_of).min();
+        let first = day.iter().filter_map(|a| a.start()).map(minute_of).min();
         let last = day
             .iter()
-            .filter_map(|a| Some(minute_of(start(a)?) + a.duration_min as u16))
+            .filter_map(|a| Some(minute_of(a.start()?) + a.duration_min as u16))
             .max();
         let open = first.map_or(open, |f| open.min(f - f % QUARTER));
         let close = last
@@ -261,7 +257,7 @@ impl Book {
                 .iter()
                 .copied()
                 .filter(|a| {
-                    start(a)
+                    a.start()
                         .map(minute_of)
                         .is_some_and(|x| x >= m && x < slot_end)
                 })
@@ -303,7 +299,7 @@ impl Book {
             let end = loop {
                 let end = block
                     .iter()
-                    .filter_map(|a| Some(minute_of(start(a)?) + a.duration_min as u16))
+                    .filter_map(|a| Some(minute_of(a.start()?) + a.duration_min as u16))
                     .max()
                     .unwrap_or(slot_end)
                     .max(slot_end);
@@ -311,7 +307,7 @@ impl Book {
                     .iter()
                     .copied()
                     .filter(|a| !block.iter().any(|b| b.id == a.id))
-                    .filter(|a| start(a).map(minute_of).is_some_and(|x| x >= m && x < end))
+                    .filter(|a| a.start().map(minute_of).is_some_and(|x| x >= m && x < end))
                     .collect();
                 if more.is_empty() {
                     break end;
@@ -357,7 +353,7 @@ impl Book {
                     data.appointments
                         .iter()
                         .filter(|a| {
-                            start(a).is_some_and(|s| s.date() == d)
+                            a.start().is_some_and(|s| s.date() == d)
                                 && ids.contains(&a.clinician_id.as_str())
                         })
                         .collect()
