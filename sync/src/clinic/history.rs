@@ -30,9 +30,33 @@ pub fn record(
     old_value: &str,
     new_value: &str,
 ) -> Result<()> {
+    let change = [patient_id, entity, entity_id, field, old_value, new_value];
+    insert(db, actor, change, "")
+}
+
+/// Adds the history row of an edit of a patient's field, naming the edits it replaces (see
+/// `conflicts`): call it before any other edit of the same field in the transaction.
+#[allow(clippy::too_many_arguments)]
+pub fn record_edit(
+    db: &Connection,
+    actor: &Actor,
+    patient_id: &str,
+    entity: &str,
+    entity_id: &str,
+    field: &str,
+    old_value: &str,
+    new_value: &str,
+) -> Result<()> {
+    let base = super::conflicts::base_for(db, entity_id, field)?;
+    let change = [patient_id, entity, entity_id, field, old_value, new_value];
+    insert(db, actor, change, &base)
+}
+
+fn insert(db: &Connection, actor: &Actor, change: [&str; 6], base: &str) -> Result<()> {
+    let [patient_id, entity, entity_id, field, old_value, new_value] = change;
     db.prepare_cached(
-        "INSERT INTO history(id, patient_id, entity, entity_id, field, old_value, new_value, staff_id, device_id, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO history(id, patient_id, entity, entity_id, field, old_value, new_value, staff_id, device_id, at, base)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         new_id(),
@@ -44,7 +68,8 @@ pub fn record(
         new_value,
         actor.staff_id,
         actor.device_id,
-        now()
+        now(),
+        base
     ])?;
     Ok(())
 }

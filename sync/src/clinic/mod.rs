@@ -8,6 +8,7 @@ pub mod access;
 pub mod appointments;
 pub mod book;
 pub mod chart;
+pub mod conflicts;
 pub mod demo;
 pub mod history;
 pub mod hours;

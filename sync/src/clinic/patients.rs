@@ -244,7 +244,7 @@ pub fn update(db: &Connection, actor: &Actor, id: &str, fields: &PatientFields) 
                 &format!("UPDATE patients SET {column} = ?1 WHERE id = ?2"),
                 params![new, id],
             )?;
-            history::record(&tx, actor, id, "patient", id, column, old, new)?;
+            history::record_edit(&tx, actor, id, "patient", id, column, old, new)?;
             changed = true;
         }
     }

@@ -88,6 +88,24 @@ macro_rules! patient_terms {
     };
 }
 
+/// The search index's statements run after a merged batch (version 8), quoted for
+/// `crsql_after_batch('...')`.
+macro_rules! search_after_batch {
+    () => {
+        concat!(
+            "DELETE FROM patient_words WHERE rowid IN (SELECT patient FROM search_pending); ",
+            "DELETE FROM patient_grams WHERE rowid IN (SELECT patient FROM search_pending); ",
+            "INSERT INTO patient_words(rowid, terms) SELECT p.rowid, ",
+            patient_terms!("p", "''"),
+            " FROM search_pending s JOIN patients p ON p.rowid = s.patient; ",
+            "INSERT INTO patient_grams(rowid, terms) SELECT p.rowid, ",
+            patient_terms!("p", "''"),
+            " FROM search_pending s JOIN patients p ON p.rowid = s.patient; ",
+            "DELETE FROM search_pending;"
+        )
+    };
+}
+
 /// A trigger that refuses a local write (`crsql_internal_sync_bit() = 0`, and the condition
 /// after `when`, if any) with a message; `head` is the trigger's name and event.
 macro_rules! refuse_local {
@@ -448,13 +466,96 @@ CREATE TRIGGER patients_search_delete_later AFTER DELETE ON patients WHEN crsql_
     INSERT OR IGNORE INTO search_pending(patient) VALUES (OLD.rowid);
 END;
 SELECT crsql_after_batch('",
-    "DELETE FROM patient_words WHERE rowid IN (SELECT patient FROM search_pending); ",
-    "DELETE FROM patient_grams WHERE rowid IN (SELECT patient FROM search_pending); ",
-    "INSERT INTO patient_words(rowid, terms) SELECT p.rowid, ", patient_terms!("p", "''"),
-    " FROM search_pending s JOIN patients p ON p.rowid = s.patient; ",
-    "INSERT INTO patient_grams(rowid, terms) SELECT p.rowid, ", patient_terms!("p", "''"),
-    " FROM search_pending s JOIN patients p ON p.rowid = s.patient; ",
-    "DELETE FROM search_pending;');
+    search_after_batch!(),
+    "');
+"
+);
+
+/// Conflicts made visible (see `clinic::conflicts`). Each edit of a patient's field names, in
+/// `history.base`, the edits it replaced: the heads of that field's edits on the computer that
+/// made it, comma-separated, or '-' for the first one ('' on rows from before this version,
+/// which take no part). Two edits conflict when neither replaced the other, directly or through
+/// later edits, and their values differ: at the end of each merge, for every field a merged
+/// edit touched, each head of another value than the one the field holds is recorded beside the
+/// head that holds it. A record's id is made of the two edits' ids, so every computer that finds
+/// the same clash writes the same row, once. Late edits to finalised notes and possible
+/// duplicates are reviewed through `attention` (replicated); quarantined changes are read from
+/// the engine.
+const V9: &str = concat!(
+    "
+ALTER TABLE history ADD COLUMN base TEXT NOT NULL DEFAULT '';
+CREATE INDEX history_field ON history(entity_id, field);
+CREATE TABLE conflicts (
+    id TEXT PRIMARY KEY NOT NULL,
+    patient_id TEXT NOT NULL DEFAULT '',
+    entity TEXT NOT NULL DEFAULT '',
+    entity_id TEXT NOT NULL DEFAULT '',
+    field TEXT NOT NULL DEFAULT '',
+    kept_edit TEXT NOT NULL DEFAULT '',
+    kept_value TEXT NOT NULL DEFAULT '',
+    kept_staff TEXT NOT NULL DEFAULT '',
+    kept_device TEXT NOT NULL DEFAULT '',
+    kept_at INTEGER NOT NULL DEFAULT 0,
+    other_edit TEXT NOT NULL DEFAULT '',
+    other_value TEXT NOT NULL DEFAULT '',
+    other_staff TEXT NOT NULL DEFAULT '',
+    other_device TEXT NOT NULL DEFAULT '',
+    other_at INTEGER NOT NULL DEFAULT 0,
+    resolved_at INTEGER NOT NULL DEFAULT 0,
+    resolved_by TEXT NOT NULL DEFAULT '',
+    resolved_on TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX conflicts_patient ON conflicts(patient_id);
+CREATE TABLE attention (
+    id TEXT PRIMARY KEY NOT NULL,
+    kind TEXT NOT NULL DEFAULT '',
+    resolved_at INTEGER NOT NULL DEFAULT 0,
+    resolved_by TEXT NOT NULL DEFAULT '',
+    resolved_on TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE conflict_pending (edit INTEGER PRIMARY KEY NOT NULL);
+CREATE TRIGGER history_merged_edit AFTER INSERT ON history
+    WHEN NEW.base != '' AND crsql_internal_sync_bit() = 1 BEGIN
+    INSERT OR IGNORE INTO conflict_pending(edit) VALUES (NEW.rowid);
+END;
+CREATE TRIGGER history_merged_edit_column AFTER UPDATE ON history
+    WHEN NEW.base != '' AND crsql_internal_sync_bit() = 1 BEGIN
+    INSERT OR IGNORE INTO conflict_pending(edit) VALUES (NEW.rowid);
+END;
+CREATE VIEW conflict_check AS SELECT 0 AS run;
+CREATE TRIGGER conflict_check_run INSTEAD OF INSERT ON conflict_check BEGIN
+    INSERT OR IGNORE INTO conflicts(id, patient_id, entity, entity_id, field,
+            kept_edit, kept_value, kept_staff, kept_device, kept_at,
+            other_edit, other_value, other_staff, other_device, other_at)
+        SELECT CASE WHEN w.id < o.id THEN w.id || '+' || o.id ELSE o.id || '+' || w.id END,
+            w.patient_id, w.entity, w.entity_id, w.field,
+            w.id, w.new_value, w.staff_id, w.device_id, w.at,
+            o.id, o.new_value, o.staff_id, o.device_id, o.at
+        FROM (SELECT DISTINCT h.entity_id, h.field FROM conflict_pending q
+                JOIN history h ON h.rowid = q.edit
+                WHERE h.entity = 'patient' AND h.base != '') t
+        JOIN patients p ON p.id = t.entity_id
+        JOIN history w ON w.id = (SELECT x.id FROM history x
+            WHERE x.entity_id = t.entity_id AND x.field = t.field AND x.base != ''
+                AND x.new_value = (CASE t.field WHEN 'given_name' THEN p.given_name WHEN 'family_name' THEN p.family_name WHEN 'date_of_birth' THEN p.date_of_birth WHEN 'sex' THEN p.sex WHEN 'phone' THEN p.phone WHEN 'email' THEN p.email WHEN 'address' THEN p.address WHEN 'emergency_contact' THEN p.emergency_contact WHEN 'allergies' THEN p.allergies WHEN 'notes' THEN p.notes END)
+                AND NOT EXISTS (SELECT 1 FROM history c WHERE c.entity_id = x.entity_id
+                    AND c.field = x.field AND instr(',' || c.base || ',', ',' || x.id || ',') > 0)
+            ORDER BY x.id LIMIT 1)
+        JOIN history o ON o.entity_id = t.entity_id AND o.field = t.field AND o.base != ''
+            AND o.new_value != w.new_value
+            AND NOT EXISTS (SELECT 1 FROM history c WHERE c.entity_id = o.entity_id
+                AND c.field = o.field AND instr(',' || c.base || ',', ',' || o.id || ',') > 0);
+    DELETE FROM conflict_pending;
+END;
+SELECT crsql_as_crr('conflicts');
+SELECT crsql_as_crr('attention');
+SELECT crsql_protect('conflicts', 'keep-rows');
+SELECT crsql_protect('attention', 'keep-rows');
+SELECT crsql_after_batch('",
+    search_after_batch!(),
+    " INSERT INTO conflict_check VALUES (1);');
 "
 );
 
@@ -514,6 +615,12 @@ pub const CLINIC: &[Migration] = &[
         version: 8,
         sql: V8,
         alters: &[],
+        track: &[],
+    },
+    Migration {
+        version: 9,
+        sql: V9,
+        alters: &["history"],
         track: &[],
     },
 ];
