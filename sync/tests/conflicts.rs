@@ -34,7 +34,9 @@ fn send(from: &Computer, to: &Computer) {
 fn clinic(n: usize) -> (Vec<Computer>, String, String) {
     let computers: Vec<Computer> = (0..n).map(|_| computer()).collect();
     let db = computers[0].store.writer();
-    let rita = staff::add(&db, "Rita Front-Desk", Role::Receptionist).unwrap().id;
+    let rita = staff::add(&db, "Rita Front-Desk", Role::Receptionist)
+        .unwrap()
+        .id;
     let actor = Actor::at_this_device(&db, &rita).unwrap();
     let fields = PatientFields {
         given_name: "Amara".into(),
@@ -79,17 +81,24 @@ fn last_edit(db: &Connection, field: &str) -> String {
     .unwrap()
 }
 
-/// Every conflict record: (id, kept edit, other edit, kept value, other value, field).
+/// Every conflict record: (id, one edit, the other, their values, field).
 fn records(db: &Connection) -> Vec<(String, String, String, String, String, String)> {
     let mut st = db
         .prepare(
-            "SELECT id, kept_edit, other_edit, kept_value, other_value, field FROM conflicts
+            "SELECT id, a_edit, b_edit, a_value, b_value, field FROM conflicts
              ORDER BY id",
         )
         .unwrap();
     let rows = st
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })
         .unwrap();
     rows.collect::<rusqlite::Result<_>>().unwrap()
@@ -110,7 +119,10 @@ fn two_computers_that_change_a_phone_apart_show_the_same_conflict_and_settle_it_
     let k = &on_a[0];
     assert_eq!(k.label, "Phone");
     let held = patients::get(&a, &patient).unwrap().fields.phone;
-    assert_eq!(k.kept.value, held, "the kept side is the value the field holds");
+    assert_eq!(
+        k.kept.value, held,
+        "the kept side is the value the field holds"
+    );
     let mut values = [k.kept.value.as_str(), k.other.value.as_str()];
     values.sort();
     assert_eq!(values, ["+1 555 0111", "+1 555 0199"]);
@@ -134,12 +146,19 @@ fn two_computers_that_change_a_phone_apart_show_the_same_conflict_and_settle_it_
     send(&c[1], &c[0]);
     let a = c[0].store.writer();
     assert!(conflicts::for_patient(&a, &patient).unwrap().is_empty());
-    assert_eq!(patients::get(&a, &patient).unwrap().fields.phone, k.other.value);
+    assert_eq!(
+        patients::get(&a, &patient).unwrap().fields.phone,
+        k.other.value
+    );
     let admin = staff::add(&a, "Sam Admin", Role::Admin).unwrap().id;
     let reader = Actor::at_this_device(&a, &admin).unwrap();
     let h = history::for_patient(&a, &reader, &patient).unwrap();
     assert_eq!(
-        (h[0].field.as_str(), h[0].old_value.as_str(), h[0].new_value.as_str()),
+        (
+            h[0].field.as_str(),
+            h[0].old_value.as_str(),
+            h[0].new_value.as_str()
+        ),
         ("phone", k.kept.value.as_str(), k.other.value.as_str()),
         "the decision is in the record's history"
     );
@@ -159,7 +178,10 @@ fn an_edit_made_after_seeing_the_other_is_no_conflict_even_through_a_third_compu
     for k in &c {
         let db = k.store.writer();
         assert!(records(&db).is_empty(), "{:?}", records(&db));
-        assert_eq!(patients::get(&db, &patient).unwrap().fields.phone, "+1 555 0122");
+        assert_eq!(
+            patients::get(&db, &patient).unwrap().fields.phone,
+            "+1 555 0122"
+        );
     }
 }
 

@@ -11,7 +11,7 @@
 //! "Keep this" or "Use the other" here, or an ordinary edit of the field made on a computer that
 //! held both values (its person saw the banner).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::access::{self, Permission};
 use super::{history, now, patients, Actor, ClinicError, Result};
@@ -96,70 +96,98 @@ pub fn check(db: &Connection) -> Result<()> {
     Ok(())
 }
 
-const SELECT: &str = "SELECT c.id, c.patient_id, p.given_name, p.family_name, c.field,
-        c.kept_edit, c.kept_value, coalesce(ks.name, ''), c.kept_device, c.kept_at,
-        c.other_edit, c.other_value, coalesce(os.name, ''), c.other_device, c.other_at,
-        coalesce((SELECT d.name FROM peer_status ps JOIN devices d ON d.id = ps.id
-            WHERE lower(hex(ps.site_id)) = c.kept_device), ''),
-        coalesce((SELECT d.name FROM peer_status ps JOIN devices d ON d.id = ps.id
-            WHERE lower(hex(ps.site_id)) = c.other_device), '')
-    FROM conflicts c
-    JOIN patients p ON p.id = c.patient_id
-    LEFT JOIN staff ks ON ks.id = c.kept_staff
-    LEFT JOIN staff os ON os.id = c.other_staff
-    WHERE c.resolved_at = 0
-        AND NOT EXISTS (SELECT 1 FROM history h WHERE h.entity_id = c.entity_id
-            AND h.field = c.field AND instr(',' || h.base || ',', ',' || c.kept_edit || ',') > 0)
-        AND NOT EXISTS (SELECT 1 FROM history h WHERE h.entity_id = c.entity_id
-            AND h.field = c.field AND instr(',' || h.base || ',', ',' || c.other_edit || ',') > 0)";
+/// The open conflicts' columns: both sides, their people and computers, and the value the
+/// field holds (`{current}`), for rows that pass `{filter}`.
+fn select(filter: &str) -> String {
+    let current: Vec<String> = patients::FIELDS
+        .iter()
+        .map(|(c, _)| format!("WHEN '{c}' THEN p.{c}"))
+        .collect();
+    let computer = |side: &str| {
+        format!(
+            "coalesce((SELECT d.name FROM peer_status ps JOIN devices d ON d.id = ps.id
+                WHERE lower(hex(ps.site_id)) = c.{side}_device), '')"
+        )
+    };
+    let head = |side: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM history h WHERE h.entity_id = c.entity_id
+                AND h.field = c.field AND instr(',' || h.base || ',', ',' || c.{side}_edit || ',') > 0)"
+        )
+    };
+    format!(
+        "SELECT c.id, c.patient_id, p.given_name, p.family_name, c.field,
+            c.a_edit, c.a_value, coalesce(sa.name, ''), c.a_device, c.a_at, {},
+            c.b_edit, c.b_value, coalesce(sb.name, ''), c.b_device, c.b_at, {},
+            CASE c.field {} END
+        FROM conflicts c
+        JOIN patients p ON p.id = c.patient_id
+        LEFT JOIN staff sa ON sa.id = c.a_staff
+        LEFT JOIN staff sb ON sb.id = c.b_staff
+        WHERE c.resolved_at = 0 AND {} AND {} AND {filter}",
+        computer("a"),
+        computer("b"),
+        current.join(" "),
+        head("a"),
+        head("b"),
+    )
+}
 
-fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Conflict> {
+fn side(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Side> {
+    Ok(Side {
+        edit: r.get(at)?,
+        value: r.get(at + 1)?,
+        staff_name: r.get(at + 2)?,
+        device_id: r.get(at + 3)?,
+        at: r.get(at + 4)?,
+        computer: r.get(at + 5)?,
+    })
+}
+
+/// The conflict of a row, or None when the field holds neither value now (a third edit, made
+/// apart from both, won: its own records with each of them are the ones shown).
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Option<Conflict>> {
     let field: String = r.get(4)?;
     let label = patients::FIELDS
         .iter()
         .find(|(c, _)| *c == field)
         .map_or("A field", |(_, l)| *l);
-    Ok(Conflict {
+    let (a, b) = (side(r, 5)?, side(r, 11)?);
+    let current: Option<String> = r.get(17)?;
+    let (kept, other) = match current {
+        Some(v) if v == a.value => (a, b),
+        Some(v) if v == b.value => (b, a),
+        _ => return Ok(None),
+    };
+    Ok(Some(Conflict {
         id: r.get(0)?,
         patient_id: r.get(1)?,
         patient_name: patients::display_name(&r.get::<_, String>(2)?, &r.get::<_, String>(3)?),
         label,
         field,
-        kept: Side {
-            edit: r.get(5)?,
-            value: r.get(6)?,
-            staff_name: r.get(7)?,
-            device_id: r.get(8)?,
-            at: r.get(9)?,
-            computer: r.get(15)?,
-        },
-        other: Side {
-            edit: r.get(10)?,
-            value: r.get(11)?,
-            staff_name: r.get(12)?,
-            device_id: r.get(13)?,
-            at: r.get(14)?,
-            computer: r.get(16)?,
-        },
-    })
+        kept,
+        other,
+    }))
 }
 
-/// The open conflicts of one patient, safety fields first.
-pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Conflict>> {
-    let mut st = db.prepare_cached(&format!("{SELECT} AND c.patient_id = ?1 ORDER BY c.id"))?;
-    let rows = st.query_map([patient_id], from_row)?;
-    let mut out: Vec<Conflict> = rows.collect::<rusqlite::Result<_>>()?;
-    out.sort_by_key(|c| !c.is_safety());
+fn query(db: &Connection, filter: &str, arg: &[&dyn rusqlite::ToSql]) -> Result<Vec<Conflict>> {
+    let mut st = db.prepare_cached(&select(filter))?;
+    let rows = st.query_map(arg, from_row)?;
+    let mut out: Vec<Conflict> = rows
+        .filter_map(|r| r.transpose())
+        .collect::<rusqlite::Result<_>>()?;
+    out.sort_by_key(|c| (!c.is_safety(), -c.kept.at.max(c.other.at)));
     Ok(out)
+}
+
+/// The open conflicts of one patient, safety fields first, then newest first.
+pub fn for_patient(db: &Connection, patient_id: &str) -> Result<Vec<Conflict>> {
+    query(db, "c.patient_id = ?1", &[&patient_id])
 }
 
 /// Every open conflict of the clinic, safety fields first, then newest first.
 pub fn open(db: &Connection) -> Result<Vec<Conflict>> {
-    let mut st = db.prepare_cached(&format!("{SELECT} ORDER BY max(c.kept_at, c.other_at) DESC"))?;
-    let rows = st.query_map([], from_row)?;
-    let mut out: Vec<Conflict> = rows.collect::<rusqlite::Result<_>>()?;
-    out.sort_by_key(|c| !c.is_safety());
-    Ok(out)
+    query(db, "1", &[])
 }
 
 /// Settles an open conflict: the chosen value is written as an edit that replaces both sides
@@ -167,13 +195,9 @@ pub fn open(db: &Connection) -> Result<Vec<Conflict>> {
 pub fn resolve(db: &Connection, actor: &Actor, id: &str, choice: Choice) -> Result<()> {
     let tx = super::Atomic::begin(db)?;
     access::require(&tx, actor, Permission::PatientDetails)?;
-    let c = tx
-        .prepare_cached(&format!("{SELECT} AND c.id = ?1"))?
-        .query_row([id], from_row)
-        .optional()?
-        .ok_or_else(|| {
-            ClinicError::Refused("this conflict was already settled, here or elsewhere".into())
-        })?;
+    let c = query(&tx, "c.id = ?1", &[&id])?.pop().ok_or_else(|| {
+        ClinicError::Refused("this conflict was already settled, here or elsewhere".into())
+    })?;
     let (set_aside, chosen) = match choice {
         Choice::Keep => (&c.other.value, &c.kept.value),
         Choice::UseOther => (&c.kept.value, &c.other.value),

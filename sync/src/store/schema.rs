@@ -491,16 +491,16 @@ CREATE TABLE conflicts (
     entity TEXT NOT NULL DEFAULT '',
     entity_id TEXT NOT NULL DEFAULT '',
     field TEXT NOT NULL DEFAULT '',
-    kept_edit TEXT NOT NULL DEFAULT '',
-    kept_value TEXT NOT NULL DEFAULT '',
-    kept_staff TEXT NOT NULL DEFAULT '',
-    kept_device TEXT NOT NULL DEFAULT '',
-    kept_at INTEGER NOT NULL DEFAULT 0,
-    other_edit TEXT NOT NULL DEFAULT '',
-    other_value TEXT NOT NULL DEFAULT '',
-    other_staff TEXT NOT NULL DEFAULT '',
-    other_device TEXT NOT NULL DEFAULT '',
-    other_at INTEGER NOT NULL DEFAULT 0,
+    a_edit TEXT NOT NULL DEFAULT '',
+    a_value TEXT NOT NULL DEFAULT '',
+    a_staff TEXT NOT NULL DEFAULT '',
+    a_device TEXT NOT NULL DEFAULT '',
+    a_at INTEGER NOT NULL DEFAULT 0,
+    b_edit TEXT NOT NULL DEFAULT '',
+    b_value TEXT NOT NULL DEFAULT '',
+    b_staff TEXT NOT NULL DEFAULT '',
+    b_device TEXT NOT NULL DEFAULT '',
+    b_at INTEGER NOT NULL DEFAULT 0,
     resolved_at INTEGER NOT NULL DEFAULT 0,
     resolved_by TEXT NOT NULL DEFAULT '',
     resolved_on TEXT NOT NULL DEFAULT '',
@@ -527,26 +527,27 @@ END;
 CREATE VIEW conflict_check AS SELECT 0 AS run;
 CREATE TRIGGER conflict_check_run INSTEAD OF INSERT ON conflict_check BEGIN
     INSERT OR IGNORE INTO conflicts(id, patient_id, entity, entity_id, field,
-            kept_edit, kept_value, kept_staff, kept_device, kept_at,
-            other_edit, other_value, other_staff, other_device, other_at)
-        SELECT CASE WHEN w.id < o.id THEN w.id || '+' || o.id ELSE o.id || '+' || w.id END,
-            w.patient_id, w.entity, w.entity_id, w.field,
-            w.id, w.new_value, w.staff_id, w.device_id, w.at,
-            o.id, o.new_value, o.staff_id, o.device_id, o.at
+            a_edit, a_value, a_staff, a_device, a_at, b_edit, b_value, b_staff, b_device, b_at)
+        SELECT x.id || '+' || y.id, x.patient_id, x.entity, x.entity_id, x.field,
+            x.id, x.new_value, x.staff_id, x.device_id, x.at,
+            y.id, y.new_value, y.staff_id, y.device_id, y.at
+        FROM (SELECT min(w.id, o.id) AS lo, max(w.id, o.id) AS hi
         FROM (SELECT DISTINCT h.entity_id, h.field FROM conflict_pending q
                 JOIN history h ON h.rowid = q.edit
                 WHERE h.entity = 'patient' AND h.base != '') t
         JOIN patients p ON p.id = t.entity_id
-        JOIN history w ON w.id = (SELECT x.id FROM history x
-            WHERE x.entity_id = t.entity_id AND x.field = t.field AND x.base != ''
-                AND x.new_value = (CASE t.field WHEN 'given_name' THEN p.given_name WHEN 'family_name' THEN p.family_name WHEN 'date_of_birth' THEN p.date_of_birth WHEN 'sex' THEN p.sex WHEN 'phone' THEN p.phone WHEN 'email' THEN p.email WHEN 'address' THEN p.address WHEN 'emergency_contact' THEN p.emergency_contact WHEN 'allergies' THEN p.allergies WHEN 'notes' THEN p.notes END)
-                AND NOT EXISTS (SELECT 1 FROM history c WHERE c.entity_id = x.entity_id
-                    AND c.field = x.field AND instr(',' || c.base || ',', ',' || x.id || ',') > 0)
-            ORDER BY x.id LIMIT 1)
+        JOIN history w ON w.id = (SELECT hd.id FROM history hd
+            WHERE hd.entity_id = t.entity_id AND hd.field = t.field AND hd.base != ''
+                AND hd.new_value = (CASE t.field WHEN 'given_name' THEN p.given_name WHEN 'family_name' THEN p.family_name WHEN 'date_of_birth' THEN p.date_of_birth WHEN 'sex' THEN p.sex WHEN 'phone' THEN p.phone WHEN 'email' THEN p.email WHEN 'address' THEN p.address WHEN 'emergency_contact' THEN p.emergency_contact WHEN 'allergies' THEN p.allergies WHEN 'notes' THEN p.notes END)
+                AND NOT EXISTS (SELECT 1 FROM history c WHERE c.entity_id = hd.entity_id
+                    AND c.field = hd.field AND instr(',' || c.base || ',', ',' || hd.id || ',') > 0)
+            ORDER BY hd.id LIMIT 1)
         JOIN history o ON o.entity_id = t.entity_id AND o.field = t.field AND o.base != ''
             AND o.new_value != w.new_value
             AND NOT EXISTS (SELECT 1 FROM history c WHERE c.entity_id = o.entity_id
-                AND c.field = o.field AND instr(',' || c.base || ',', ',' || o.id || ',') > 0);
+                AND c.field = o.field AND instr(',' || c.base || ',', ',' || o.id || ',') > 0)) pair
+        JOIN history x ON x.id = pair.lo
+        JOIN history y ON y.id = pair.hi;
     DELETE FROM conflict_pending;
 END;
 SELECT crsql_as_crr('conflicts');
