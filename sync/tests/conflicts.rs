@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use carebook_sync::clinic::conflicts::{self, Choice};
 use carebook_sync::clinic::patients::{self, PatientFields};
 use carebook_sync::clinic::staff::{self, Role};
-use carebook_sync::clinic::{history, Actor};
+use carebook_sync::clinic::{attention, history, Actor};
 use carebook_sync::store::{schema, Store};
 use carebook_tests::exchange;
 use proptest::prelude::*;
@@ -229,6 +229,72 @@ fn an_allergy_clash_merged_one_change_at_a_time_is_found_too() {
     }
     conflicts::check(&b).unwrap();
     assert_eq!(records(&b).len(), 1);
+}
+
+#[test]
+fn the_same_person_entered_on_two_computers_at_once_needs_attention_until_someone_decides() {
+    let (c, _, rita) = clinic(2);
+    let person = |given: &str| PatientFields {
+        given_name: given.into(),
+        family_name: "Haddad".into(),
+        date_of_birth: "1977-02-03".into(),
+        ..Default::default()
+    };
+    for (k, given) in [(0, "Layla"), (1, "Leila")] {
+        let db = c[k].store.writer();
+        let actor = Actor::at_this_device(&db, &rita).unwrap();
+        patients::create(&db, &actor, &person(given)).unwrap();
+    }
+    // One computer entering two people of the same birthday is its own choice: not listed.
+    {
+        let db = c[0].store.writer();
+        let actor = Actor::at_this_device(&db, &rita).unwrap();
+        patients::create(&db, &actor, &person("Lina")).unwrap();
+        assert!(attention::list(&db).unwrap().duplicates.is_empty());
+    }
+    send(&c[0], &c[1]);
+    send(&c[1], &c[0]);
+    let dupes = attention::list(&c[1].store.writer()).unwrap().duplicates;
+    assert_eq!(
+        dupes.len(),
+        2,
+        "Leila beside Layla and beside Lina: {dupes:?}"
+    );
+    assert!(dupes
+        .iter()
+        .all(|d| d.shown.0.contains("Haddad") && d.shown.1.contains("Haddad")));
+    {
+        let db = c[1].store.writer();
+        let actor = Actor::at_this_device(&db, &rita).unwrap();
+        for d in &dupes {
+            attention::not_duplicates(&db, &actor, &d.ids.1, &d.ids.0).unwrap();
+        }
+    }
+    send(&c[1], &c[0]);
+    assert!(attention::list(&c[0].store.writer())
+        .unwrap()
+        .duplicates
+        .is_empty());
+}
+
+#[test]
+fn changes_this_computer_cannot_apply_yet_are_listed_with_the_reason() {
+    let (c, patient, rita) = clinic(2);
+    assert!(edit(&c[0], &rita, &patient, "phone", "+1 555 0111"));
+    let db = c[1].store.writer();
+    // A newer version's column, as a computer updated first would send it.
+    db.execute(
+        "INSERT INTO crsql_changes SELECT \"table\", pk, 'preferred_language', 'fr', 1, 1,
+            site_id, cl, 0 FROM crsql_changes WHERE \"table\" = 'patients' AND cid = 'phone'",
+        [],
+    )
+    .unwrap();
+    let held = attention::list(&db).unwrap().held_back;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        (held[0].table.as_str(), held[0].column.as_str()),
+        ("patients", "preferred_language")
+    );
 }
 
 #[derive(Debug, Clone)]

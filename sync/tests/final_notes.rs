@@ -6,7 +6,7 @@
 use carebook_sync::clinic::patients::PatientFields;
 use carebook_sync::clinic::staff::{self, Role};
 use carebook_sync::clinic::visits::{self, VisitFields};
-use carebook_sync::clinic::{patients, Actor};
+use carebook_sync::clinic::{attention, patients, Actor};
 use carebook_sync::store::{schema, Store};
 use carebook_tests::{exchange, Computer};
 
@@ -89,6 +89,27 @@ fn a_late_edit_from_another_computer_never_changes_a_finalised_note() {
         );
     }
     assert_eq!(seen[0], seen[1], "both computers show the same note");
+
+    // Both list it as needing a doctor's look; looked at on one, it leaves both lists.
+    for c in [&surgery, &laptop] {
+        let late = attention::list(&c.store.writer()).unwrap().late_edits;
+        assert_eq!(late.len(), 1);
+        assert_eq!(
+            (late[0].visit_id.as_str(), late[0].parts.clone()),
+            (visit.as_str(), vec!["Plan"])
+        );
+    }
+    {
+        let db = laptop.store.writer();
+        let actor = Actor::at_this_device(&db, &doctor).unwrap();
+        attention::late_edit_seen(&db, &actor, &visit).unwrap();
+        assert!(attention::list(&db).unwrap().late_edits.is_empty());
+    }
+    send(&laptop, &surgery);
+    assert!(attention::list(&surgery.store.writer())
+        .unwrap()
+        .late_edits
+        .is_empty());
 }
 
 #[test]

@@ -52,13 +52,20 @@ pub fn record_edit(
     insert(db, actor, change, &base)
 }
 
+/// Writes the row; `base` only for edits (other rows leave the column out, so they read the
+/// same on every schema version that has history).
 fn insert(db: &Connection, actor: &Actor, change: [&str; 6], base: &str) -> Result<()> {
     let [patient_id, entity, entity_id, field, old_value, new_value] = change;
-    db.prepare_cached(
-        "INSERT INTO history(id, patient_id, entity, entity_id, field, old_value, new_value, staff_id, device_id, at, base)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
+    let (base_column, base_value) = if base.is_empty() {
+        ("", "")
+    } else {
+        (", base", ", ?11")
+    };
+    let mut st = db.prepare_cached(&format!(
+        "INSERT INTO history(id, patient_id, entity, entity_id, field, old_value, new_value, staff_id, device_id, at{base_column})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10{base_value})"
+    ))?;
+    let values = params![
         new_id(),
         patient_id,
         entity,
@@ -69,8 +76,14 @@ fn insert(db: &Connection, actor: &Actor, change: [&str; 6], base: &str) -> Resu
         actor.staff_id,
         actor.device_id,
         now(),
-        base
-    ])?;
+    ];
+    if base.is_empty() {
+        st.execute(values)?;
+    } else {
+        let mut all = values.to_vec();
+        all.push(&base);
+        st.execute(all.as_slice())?;
+    }
     Ok(())
 }
 

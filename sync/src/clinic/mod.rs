@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod appointments;
+pub mod attention;
 pub mod book;
 pub mod chart;
 pub mod conflicts;

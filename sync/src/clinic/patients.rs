@@ -299,25 +299,28 @@ pub fn possible_duplicates(
     let same_day: Vec<Patient> = st
         .query_map([&f.date_of_birth], from_row)?
         .collect::<rusqlite::Result<_>>()?;
-    let family = normalized(&f.family_name);
-    let given = normalized(&f.given_name);
     Ok(same_day
         .into_iter()
         .filter(|p| Some(p.id.as_str()) != except)
-        .filter(|p| {
-            let pf = normalized(&p.fields.family_name);
-            let pg = normalized(&p.fields.given_name);
-            let family_close = strsim::jaro_winkler(&family, &pf) >= 0.88;
-            let given_close = given.is_empty()
-                || pg.is_empty()
-                || strsim::jaro_winkler(&given, &pg) >= 0.80
-                || given.chars().next() == pg.chars().next();
-            // Names swapped between the two fields are the same person too.
-            let swapped = strsim::jaro_winkler(&family, &pg) >= 0.88
-                && strsim::jaro_winkler(&given, &pf) >= 0.88;
-            (family_close && given_close) || swapped
-        })
+        .filter(|p| similar(&f, &p.fields))
         .collect())
+}
+
+/// Whether two records' names are close enough to be one person (their dates of birth are
+/// compared by the caller).
+pub fn similar(a: &PatientFields, b: &PatientFields) -> bool {
+    let (family, given) = (normalized(&a.family_name), normalized(&a.given_name));
+    let pf = normalized(&b.family_name);
+    let pg = normalized(&b.given_name);
+    let family_close = strsim::jaro_winkler(&family, &pf) >= 0.88;
+    let given_close = given.is_empty()
+        || pg.is_empty()
+        || strsim::jaro_winkler(&given, &pg) >= 0.80
+        || given.chars().next() == pg.chars().next();
+    // Names swapped between the two fields are the same person too.
+    let swapped =
+        strsim::jaro_winkler(&family, &pg) >= 0.88 && strsim::jaro_winkler(&given, &pf) >= 0.88;
+    (family_close && given_close) || swapped
 }
 
 /// Merges `absorbed` into `kept`: its appointments and visits move to `kept`, it is archived
