@@ -148,14 +148,14 @@ fn duplicates(db: &Connection) -> Result<Vec<Duplicate>> {
                 patients::display_name(&f.given_name, &f.family_name)
             )
         };
-        Ok(patients::similar(&fa, &fb)
+        patients::similar(&fa, &fb)
             .then(|| -> rusqlite::Result<Duplicate> {
                 Ok(Duplicate {
                     ids: (r.get(0)?, r.get(4)?),
                     shown: (shown(&fa, r.get(3)?), shown(&fb, r.get(7)?)),
                 })
             })
-            .transpose()?)
+            .transpose()
     })?;
     let mut out = Vec::new();
     for d in rows {
